@@ -1,0 +1,96 @@
+"""The `edge` command line: count, run, eval, central, sync, provision, status."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edge import log
+from edge.errors import EdgeError
+from sync.cli import central_app
+
+app = typer.Typer(help="edge-counter: count people crossing lines in camera video.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+app.add_typer(central_app, name="central")
+
+
+def fail(e: EdgeError) -> typer.Exit:
+    typer.echo(f"error: {e}", err=True)
+    return typer.Exit(e.exit_code)
+
+
+@app.callback()
+def main(log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "warning") -> None:
+    log.setup(log_level)
+
+
+LineOpt = Annotated[list[str], typer.Option("--line", help="NAME:x1,y1,x2,y2, a directed segment A->B (repeatable)")]
+ModelOpt = Annotated[Optional[Path], typer.Option("--model", help="model file (default: looked up, see README)")]
+
+
+@app.command()
+def count(
+    video: Annotated[Path, typer.Argument(help="recorded video file")],
+    line: LineOpt,
+    model: ModelOpt = None,
+    db: Annotated[Optional[Path], typer.Option(help="also store results in this SQLite buffer")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    events: Annotated[bool, typer.Option("--events", help="with --json: list every crossing")] = False,
+    device_id: Annotated[str, typer.Option(help="device id stored with each event")] = "",
+    camera: Annotated[str, typer.Option(help="camera name stored with each event")] = "video",
+    threads: Annotated[int, typer.Option(help="onnxruntime threads (0 = all cores)")] = 2,
+) -> None:
+    """Count people crossing lines in a recorded video, every frame; print per-line in/out totals."""
+    from edge.buffer import Buffer
+    from edge.config import default_device_id
+    from edge.counting import count_video
+    from edge.detect import Detector, DetectorSettings
+    from edge.geometry import parse_line
+
+    try:
+        lines = [parse_line(s) for s in line]
+        if not lines:
+            raise EdgeError("no --line given: add at least one --line NAME:x1,y1,x2,y2")
+        detector = Detector(DetectorSettings(model_path=model, threads=threads))
+        buffer = Buffer(db) if db else None
+        try:
+            with _progress() as on_frame:
+                result = count_video(video, lines, detector, device_id=device_id or default_device_id(),
+                                     camera=camera, buffer=buffer, on_frame=on_frame)
+        finally:
+            if buffer:
+                buffer.close()
+    except EdgeError as e:
+        raise fail(e) from None
+    if as_json:
+        out: dict[str, object] = {"frames": result.frames, "fps": round(result.fps, 2), "lines": result.lines}
+        if events:
+            out["events"] = [{"line": e.line, "direction": e.direction, "frame": e.frame, "track_id": e.track_id}
+                             for e in result.events]
+        typer.echo(json.dumps(out))
+        return
+    typer.echo(f"{result.frames} frames in {result.seconds:.1f} s ({result.fps:.0f} frames/s)")
+    typer.echo(f"{'line':<16}{'in':>8}{'out':>8}")
+    for name, c in result.lines.items():
+        typer.echo(f"{name:<16}{c['in']:>8}{c['out']:>8}")
+    if db:
+        typer.echo(f"stored in {db}")
+
+
+class _progress:
+    """A progress bar on stderr when it is a terminal; otherwise nothing."""
+
+    def __enter__(self):
+        if not sys.stderr.isatty():
+            return None
+        self._bar = typer.progressbar(length=0, label="frames", file=sys.stderr, show_pos=True)
+        bar = self._bar.__enter__()
+        return lambda n: bar.update(n - bar.pos)
+
+    def __exit__(self, *exc: object) -> None:
+        if sys.stderr.isatty():
+            self._bar.__exit__(*exc)

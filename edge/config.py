@@ -1,0 +1,148 @@
+"""The box's one TOML config file, validated: unknown keys rejected, every error names its key.
+
+Minimal file::
+
+    device_id = "shop12-box1"
+
+    [[cameras]]
+    name = "door"
+    source = "rtsp://user:pass@127.0.0.1:8554/cam"
+    lines = [{ name = "entrance", a = [0, 150], b = [480, 150] }]
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from edge.count import CounterSettings
+from edge.detect import DetectorSettings
+from edge.errors import EdgeError
+from edge.geometry import Line
+from edge.settings import Settings
+from edge.track import TrackerSettings
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+
+
+def default_device_id() -> str:
+    slug = re.sub(r"[^a-z0-9_.-]+", "-", socket.gethostname().lower()).strip("-.")
+    return slug[:63] or "edge-box"
+
+
+class LineConfig(Settings):
+    name: str
+    a: tuple[float, float]
+    b: tuple[float, float]
+
+    def to_line(self) -> Line:
+        return Line(self.name, self.a[0], self.a[1], self.b[0], self.b[1])
+
+    @model_validator(mode="after")
+    def _valid(self) -> "LineConfig":
+        try:
+            self.to_line()
+        except EdgeError as e:
+            raise ValueError(str(e)) from None
+        return self
+
+
+class CaptureSettings(Settings):
+    """How a camera stream is opened and watched."""
+
+    open_timeout_s: float = Field(5.0, gt=0)
+    read_timeout_s: float = Field(5.0, gt=0)
+    freeze_timeout_s: float = Field(5.0, gt=0)
+    backoff_initial_s: float = Field(0.5, gt=0)
+    backoff_max_s: float = Field(30.0, gt=0)
+    transport: Literal["tcp", "udp"] = "tcp"
+
+
+class CameraConfig(Settings):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")]
+    source: str
+    detect_fps: float = Field(10.0, gt=0, le=120)
+    enabled: bool = True
+    lines: list[LineConfig] = Field(default_factory=list)
+    capture: CaptureSettings | None = None
+
+    @field_validator("lines")
+    @classmethod
+    def _unique_lines(cls, lines: list[LineConfig]) -> list[LineConfig]:
+        names = [ln.name for ln in lines]
+        if dup := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"line name {dup[0]!r} is used twice: give each line a unique name")
+        return lines
+
+
+class BufferSettings(Settings):
+    path: Path = Path("/var/lib/edge-counter/buffer.sqlite")
+    synchronous: Literal["full", "normal"] = "full"
+
+
+class HealthSettings(Settings):
+    interval_s: float = Field(30.0, gt=0)
+
+
+class BoxConfig(Settings):
+    device_id: str = Field(default_factory=default_device_id)
+    model: DetectorSettings = DetectorSettings()
+    tracker: TrackerSettings = TrackerSettings()
+    counter: CounterSettings = CounterSettings()
+    capture: CaptureSettings = CaptureSettings()
+    buffer: BufferSettings = BufferSettings()
+    health: HealthSettings = HealthSettings()
+    cameras: list[CameraConfig] = Field(default_factory=list)
+
+    @field_validator("device_id")
+    @classmethod
+    def _slug(cls, v: str) -> str:
+        if not _SLUG.match(v):
+            raise ValueError("must be 1-63 lowercase letters, digits, '_', '-' or '.'")
+        return v
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_cameras(cls, cams: list[CameraConfig]) -> list[CameraConfig]:
+        names = [c.name for c in cams]
+        if dup := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"camera name {dup[0]!r} is used twice: give each camera a unique name")
+        return cams
+
+    def capture_for(self, camera: CameraConfig) -> CaptureSettings:
+        return camera.capture or self.capture
+
+
+def _format(e: ValidationError) -> str:
+    parts = []
+    for err in e.errors():
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".") or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling against the README)"
+        parts.append(f"{loc}: {msg}")
+    return "; ".join(parts)
+
+
+def parse_config(text: str, origin: str = "config") -> BoxConfig:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise EdgeError(f"{origin} is not valid TOML: {e}") from None
+    try:
+        return BoxConfig.model_validate(raw)
+    except ValidationError as e:
+        raise EdgeError(f"{origin}: {_format(e)}") from None
+
+
+def load_config(path: Path) -> BoxConfig:
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise EdgeError(f"cannot read config {path}: {e.strerror}: give the path to the box's TOML config") from None
+    return parse_config(text, str(path))

@@ -1,0 +1,115 @@
+"""Line-crossing counting on tracked people: hysteresis, segment-only, re-born track linking.
+
+Each track's bottom-centre point is followed per line. A side is *confirmed* only when the
+point is at least `band` pixels from the line (band = max(min_band_px, band_frac x box height)),
+so feet jittering on the line never flip sides. A crossing is counted when the confirmed side
+changes and the move from the last point confirmed on the old side to the new point passes
+through the segment. A new track born near where another track was lost shortly before
+inherits that track's sides, so an ID switch neither double-counts nor loses a passage.
+Tracks unseen for longer than `forget_frames` are evicted: memory stays bounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.settings import Settings
+from edge.detections import bottom_centre
+from edge.geometry import Line
+from edge.track import Tracks
+
+IN, OUT = "in", "out"
+
+
+class CounterSettings(Settings):
+    band_frac: float = 0.1        # hysteresis half-band as a fraction of the person's box height
+    min_band_px: float = 2.0
+    relink_frames: int = 50       # a track lost this recently may be continued by a new one ...
+    relink_dist: float = 1.0      # ... born within this many box heights of where it was lost
+    forget_frames: int = 100      # state for tracks unseen this long is dropped
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """One counted passage of one track over one line, at frame `frame`."""
+
+    line: str
+    direction: str
+    track_id: int
+    frame: int
+    score: float
+
+
+@dataclass
+class _Side:
+    side: int                     # +1 right-hand ("in" side), -1 left-hand
+    anchor: tuple[float, float]   # last point confirmed on that side
+
+
+@dataclass
+class _Memory:
+    point: tuple[float, float]
+    height: float
+    last_frame: int
+    sides: dict[str, _Side] = field(default_factory=dict)
+
+
+class LineCounter:
+    """Counts crossings of several named lines for one camera."""
+
+    def __init__(self, lines: list[Line], settings: CounterSettings = CounterSettings()) -> None:
+        self.lines = lines
+        self.settings = settings
+        self.totals: dict[str, dict[str, int]] = {ln.name: {IN: 0, OUT: 0} for ln in lines}
+        self._mem: dict[int, _Memory] = {}
+
+    @property
+    def tracked_states(self) -> int:
+        """Number of tracks held in memory (bounded by forget_frames)."""
+        return len(self._mem)
+
+    def update(self, tracks: Tracks, frame: int) -> list[Crossing]:
+        """Feed one frame's confirmed tracks; returns the crossings counted on this frame."""
+        crossings: list[Crossing] = []
+        points = bottom_centre(tracks.xyxy) if len(tracks) else np.zeros((0, 2))
+        heights = tracks.xyxy[:, 3] - tracks.xyxy[:, 1] if len(tracks) else np.zeros(0)
+        seen = set(tracks.track_id.tolist())
+        for tid, (x, y), h, score in zip(tracks.track_id.tolist(), points.tolist(), heights.tolist(),
+                                         tracks.score.tolist()):
+            mem = self._mem.get(tid) or self._adopt(tid, (x, y), float(h), frame, seen)
+            mem.point, mem.height, mem.last_frame = (x, y), float(h), frame
+            band = max(self.settings.min_band_px, self.settings.band_frac * h)
+            for line in self.lines:
+                d = line.signed_distance(x, y)
+                if abs(d) < band:
+                    continue
+                side = 1 if d > 0 else -1
+                state = mem.sides.get(line.name)
+                if state is not None and state.side != side and line.crosses(state.anchor, (x, y)):
+                    direction = IN if side > 0 else OUT
+                    self.totals[line.name][direction] += 1
+                    crossings.append(Crossing(line.name, direction, tid, frame, score))
+                mem.sides[line.name] = _Side(side, (x, y))
+        self._forget(frame)
+        return crossings
+
+    def _adopt(self, tid: int, point: tuple[float, float], height: float, frame: int, alive: set[int]) -> _Memory:
+        """Memory for a new track: inherited from the nearest recently lost track, else fresh."""
+        s = self.settings
+        best, best_d = None, float("inf")
+        for other_id, m in self._mem.items():
+            if other_id in alive or frame - m.last_frame > s.relink_frames:
+                continue
+            d = float(np.hypot(point[0] - m.point[0], point[1] - m.point[1]))
+            if d <= s.relink_dist * max(height, m.height) and d < best_d:
+                best, best_d = other_id, d
+        mem = self._mem.pop(best) if best is not None else _Memory(point, height, frame)
+        self._mem[tid] = mem
+        return mem
+
+    def _forget(self, frame: int) -> None:
+        stale = [t for t, m in self._mem.items() if frame - m.last_frame > self.settings.forget_frames]
+        for t in stale:
+            del self._mem[t]

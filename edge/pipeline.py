@@ -1,0 +1,39 @@
+"""One camera's chain after detection: track -> count -> crossing records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from edge.count import CounterSettings, Crossing, LineCounter
+from edge.detections import Detections
+from edge.geometry import Line
+from edge.records import CrossingEvent, uuid7
+from edge.track import ByteTracker, TrackerSettings
+
+
+@dataclass
+class CameraPipeline:
+    """Turns detections of successive frames of one camera into crossing events."""
+
+    device_id: str
+    camera: str
+    lines: list[Line]
+    model: str
+    tracker_settings: TrackerSettings = field(default_factory=TrackerSettings)
+    counter_settings: CounterSettings = field(default_factory=CounterSettings)
+
+    def __post_init__(self) -> None:
+        self.tracker = ByteTracker(self.tracker_settings)
+        self.counter = LineCounter(self.lines, self.counter_settings)
+
+    def step(self, dets: Detections, frame: int, ts_us: int) -> list[CrossingEvent]:
+        crossings = self.counter.update(self.tracker.update(dets, frame), frame)
+        return [self._event(c, ts_us) for c in crossings]
+
+    def _event(self, c: Crossing, ts_us: int) -> CrossingEvent:
+        return CrossingEvent(uuid7(ts_us), self.device_id, self.camera, c.line, c.direction, c.track_id,
+                             ts_us, c.frame, round(c.score, 4), self.model)
+
+    @property
+    def totals(self) -> dict[str, dict[str, int]]:
+        return self.counter.totals

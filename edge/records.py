@@ -1,0 +1,66 @@
+"""Records the box writes to its buffer (and the sync agent delivers)."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+
+
+def uuid7(ts_us: int) -> str:
+    """A time-ordered UUIDv7 (RFC 9562) for a UTC timestamp in microseconds: index-friendly centrally."""
+    ms = ts_us // 1000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64 | 0b10 << 62 | rand & ((1 << 62) - 1)
+    return str(uuid.UUID(int=value))
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass(frozen=True)
+class CrossingEvent:
+    """One crossing as stored: who, where, which way, when (frame capture time, UTC microseconds)."""
+
+    event_id: str
+    device_id: str
+    camera: str
+    line: str
+    direction: str
+    track_id: int
+    ts_us: int
+    frame: int
+    score: float
+    model: str
+
+
+@dataclass(frozen=True)
+class CameraHealth:
+    """A camera's state over the last health interval."""
+
+    ts_us: int
+    device_id: str
+    camera: str
+    status: str                 # online | degraded | offline
+    fps_in: float
+    fps_processed: float
+    drop_rate: float
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    reconnects: int
+    last_frame_us: int | None
+    width: int | None
+    height: int | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class BoxHealth:
+    ts_us: int
+    device_id: str
+    cpu_percent: float
+    mem_mb: float
+    buffer_bytes: int
+    pending_rows: int

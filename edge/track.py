@@ -1,0 +1,173 @@
+"""ByteTrack-style multi-object tracking: Kalman motion model + two-stage association.
+
+High-score detections are matched first to every live track (tracked or recently lost);
+low-score detections then rescue tracked ones that the first stage left unmatched
+(occluded people score low but are still there). New tracks start only from confident,
+unmatched detections, and must be seen twice to be confirmed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from edge.settings import Settings
+from edge.detections import Detections, iou_matrix
+
+# Constant-velocity model on (cx, cy, aspect, h); noise scales with box height, as in SORT/ByteTrack.
+_NDIM = 4
+_F = np.eye(2 * _NDIM)
+_F[:_NDIM, _NDIM:] = np.eye(_NDIM)
+_H = np.eye(_NDIM, 2 * _NDIM)
+_STD_POS, _STD_VEL = 1.0 / 20, 1.0 / 160
+
+
+class TrackerSettings(Settings):
+    high_threshold: float = 0.5   # detections at or above take part in the first association
+    low_threshold: float = 0.1    # detections between low and high may rescue tracked boxes
+    new_track_threshold: float = 0.6
+    match_iou: float = 0.2        # first stage: minimum IoU to associate
+    low_match_iou: float = 0.5    # second stage (low-score detections)
+    unconfirmed_match_iou: float = 0.3
+    lost_frames: int = 30         # how long a lost track may be re-found
+
+
+@dataclass(frozen=True)
+class Tracks:
+    """Confirmed tracks of one frame: ids, boxes (xyxy) and the score of the matched detection."""
+
+    track_id: np.ndarray
+    xyxy: np.ndarray
+    score: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.track_id)
+
+
+def _xyxy_to_xyah(b: np.ndarray) -> np.ndarray:
+    w, h = b[2] - b[0], b[3] - b[1]
+    return np.array([b[0] + w / 2, b[1] + h / 2, w / max(h, 1e-6), h], dtype=np.float64)
+
+
+@dataclass
+class _Track:
+    track_id: int
+    mean: np.ndarray
+    cov: np.ndarray
+    score: float
+    confirmed: bool = False
+    last_frame: int = 0
+    hits: int = 1
+    lost: bool = False
+
+    @classmethod
+    def start(cls, track_id: int, box: np.ndarray, score: float, frame: int) -> "_Track":
+        z = _xyxy_to_xyah(box)
+        h = z[3]
+        std = np.array([2 * _STD_POS * h, 2 * _STD_POS * h, 1e-2, 2 * _STD_POS * h,
+                        10 * _STD_VEL * h, 10 * _STD_VEL * h, 1e-5, 10 * _STD_VEL * h])
+        return cls(track_id, np.concatenate([z, np.zeros(_NDIM)]), np.diag(std**2), score, last_frame=frame)
+
+    def update(self, box: np.ndarray, score: float, frame: int) -> None:
+        h = self.mean[3]
+        r = np.diag(np.array([_STD_POS * h, _STD_POS * h, 1e-1, _STD_POS * h]) ** 2)
+        s = _H @ self.cov @ _H.T + r
+        k = np.linalg.solve(s, _H @ self.cov).T
+        self.mean = self.mean + k @ (_xyxy_to_xyah(box) - _H @ self.mean)
+        self.cov = self.cov - k @ s @ k.T
+        self.score, self.last_frame, self.lost = score, frame, False
+        self.hits += 1
+
+    @property
+    def xyxy(self) -> np.ndarray:
+        cx, cy, a, h = self.mean[:4]
+        w = a * h
+        return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dtype=np.float32)
+
+
+def _predict(tracks: list[_Track]) -> None:
+    """Advance every track one frame (batched)."""
+    if not tracks:
+        return
+    means = np.stack([t.mean for t in tracks])
+    covs = np.stack([t.cov for t in tracks])
+    h = means[:, 3]
+    std = np.stack([_STD_POS * h, _STD_POS * h, np.full_like(h, 1e-2), _STD_POS * h,
+                    _STD_VEL * h, _STD_VEL * h, np.full_like(h, 1e-5), _STD_VEL * h], axis=1)
+    means = means @ _F.T
+    covs = _F @ covs @ _F.T
+    covs[:, range(8), range(8)] += std**2
+    for t, m, c in zip(tracks, means, covs):
+        if t.lost:
+            m[7] = 0.0  # a lost box keeps moving but stops changing size
+        t.mean, t.cov = m, c
+
+
+def _associate(tracks: list[_Track], boxes: np.ndarray, min_iou: float,
+               scores: np.ndarray | None = None) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+    """Optimal one-to-one matching on IoU (optionally weighted by detection score, as ByteTrack fuses it)."""
+    if not tracks or len(boxes) == 0:
+        return [], list(range(len(tracks))), list(range(len(boxes)))
+    iou = iou_matrix(np.stack([t.xyxy for t in tracks]), boxes)
+    sim = iou * scores[None, :] if scores is not None else iou
+    rows, cols = linear_sum_assignment(-sim)
+    pairs = [(r, c) for r, c in zip(rows, cols) if iou[r, c] >= min_iou]
+    matched_t = {r for r, _ in pairs}
+    matched_d = {c for _, c in pairs}
+    return (pairs, [i for i in range(len(tracks)) if i not in matched_t],
+            [j for j in range(len(boxes)) if j not in matched_d])
+
+
+@dataclass
+class ByteTracker:
+    """Tracks people across frames of one camera. `update` once per processed frame."""
+
+    settings: TrackerSettings = field(default_factory=TrackerSettings)
+    _tracks: list[_Track] = field(default_factory=list)
+    _next_id: int = 1
+
+    def update(self, dets: Detections, frame: int) -> Tracks:
+        s = self.settings
+        _predict(self._tracks)
+        high = dets.score >= s.high_threshold
+        low = ~high & (dets.score >= s.low_threshold)
+        hi_box, hi_score = dets.xyxy[high], dets.score[high]
+        lo_box, lo_score = dets.xyxy[low], dets.score[low]
+
+        confirmed = [t for t in self._tracks if t.confirmed]
+        pending = [t for t in self._tracks if not t.confirmed]
+
+        # Stage 1: confirmed tracks (tracked and lost) against confident detections.
+        pairs, rest_t, rest_d = _associate(confirmed, hi_box, s.match_iou, hi_score)
+        for ti, di in pairs:
+            confirmed[ti].update(hi_box[di], float(hi_score[di]), frame)
+        # Stage 2: still-tracked leftovers against low-score detections.
+        tracked_left = [confirmed[i] for i in rest_t if not confirmed[i].lost]
+        pairs2, rest2, _ = _associate(tracked_left, lo_box, s.low_match_iou)
+        for ti, di in pairs2:
+            tracked_left[ti].update(lo_box[di], float(lo_score[di]), frame)
+        for i in rest2:
+            tracked_left[i].lost = True
+        # Unconfirmed tracks get the remaining confident detections, or die.
+        hi_left = hi_box[rest_d]
+        pairs3, dead, new_d = _associate(pending, hi_left, s.unconfirmed_match_iou, hi_score[rest_d])
+        for ti, di in pairs3:
+            pending[ti].update(hi_left[di], float(hi_score[rest_d][di]), frame)
+            pending[ti].confirmed = True
+        dead_ids = {pending[i].track_id for i in dead}
+        # Births: confident unmatched detections.
+        for j in new_d:
+            d = rest_d[j]
+            if hi_score[d] >= s.new_track_threshold:
+                self._tracks.append(_Track.start(self._next_id, hi_box[d], float(hi_score[d]), frame))
+                self._next_id += 1
+        self._tracks = [t for t in self._tracks
+                        if t.track_id not in dead_ids and frame - t.last_frame <= s.lost_frames]
+
+        live = [t for t in self._tracks if t.confirmed and not t.lost and t.last_frame == frame]
+        if not live:
+            return Tracks(np.zeros(0, np.int64), np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+        return Tracks(np.array([t.track_id for t in live], np.int64), np.stack([t.xyxy for t in live]),
+                      np.array([t.score for t in live], np.float32))

@@ -1,0 +1,127 @@
+"""Find a model file, verify it against the manifest and open it with onnxruntime."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from edge.errors import EdgeError
+from edge.paths import data_dir
+
+DEFAULT_MODEL = "yolox-nano"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One manifest entry: what a detector file must look like."""
+
+    name: str
+    family: str
+    file: str
+    sha256: str
+    input_name: str
+    input_shape: tuple[int, ...]
+    output_name: str
+    output_shape: tuple[int, ...]
+    strides: tuple[int, ...]
+    classes: str
+    person_class: int
+    licence: str
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(height, width) of the network input."""
+        return self.input_shape[2], self.input_shape[3]
+
+
+def manifest() -> dict[str, ModelSpec]:
+    """All manifest entries by name."""
+    raw = tomllib.loads(resources.files("models").joinpath("manifest.toml").read_text())
+    return {
+        name: ModelSpec(name=name, **{k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()})
+        for name, entry in raw.items()
+    }
+
+
+def spec(name: str) -> ModelSpec:
+    specs = manifest()
+    if name not in specs:
+        raise EdgeError(f"unknown model {name!r}: choose one of {', '.join(sorted(specs))}")
+    return specs[name]
+
+
+def search_dirs(model_dir: Path | None = None) -> list[Path]:
+    """Directories searched for model files, in order."""
+    dirs = [model_dir] if model_dir else []
+    if env := os.environ.get("EDGE_MODEL_DIR"):
+        dirs.append(Path(env))
+    dirs.append(data_dir() / "models")
+    return dirs
+
+
+def locate(model: ModelSpec, path: Path | None = None, model_dir: Path | None = None) -> Path:
+    """`path` if given, else the first search directory holding the model's file."""
+    if path is not None:
+        if not path.is_file():
+            raise EdgeError(f"model file {path} does not exist: pass --model with the path to {model.file}")
+        return path
+    for d in search_dirs(model_dir):
+        if (d / model.file).is_file():
+            return d / model.file
+    where = ", ".join(str(d) for d in search_dirs(model_dir))
+    raise EdgeError(f"model file {model.file} not found in {where}: pass --model PATH or set EDGE_MODEL_DIR")
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_checksum(model: ModelSpec, path: Path) -> None:
+    digest = sha256_of(path)
+    if digest != model.sha256:
+        raise EdgeError(f"model file {path} has sha256 {digest[:12]}..., manifest expects {model.sha256[:12]}... "
+                        f"for {model.name}: the file is corrupt or a different model; install the right file")
+
+
+def available_providers() -> list[str]:
+    """Installed execution providers in our order of preference."""
+    import onnxruntime as ort
+
+    installed = set(ort.get_available_providers())
+    order = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "OpenVINOExecutionProvider", "CPUExecutionProvider"]
+    return [p for p in order if p in installed]
+
+
+def open_session(model: ModelSpec, path: Path, threads: int = 0):  # -> onnxruntime.InferenceSession
+    """Open an inference session and verify the file: loadable, input/output names and shapes, then sha256."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    try:
+        session = ort.InferenceSession(str(path), opts, providers=available_providers())
+    except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
+        raise EdgeError(f"model file {path} cannot be loaded by onnxruntime ({str(e).splitlines()[0][:160]}): "
+                        "replace it with a valid ONNX file") from None
+    check_io(model, path, session)
+    verify_checksum(model, path)
+    return session
+
+
+def check_io(model: ModelSpec, path: Path, session) -> None:
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    got_in = [(i.name, tuple(i.shape)) for i in inputs]
+    got_out = [(o.name, tuple(o.shape)) for o in outputs]
+    if got_in != [(model.input_name, model.input_shape)] or got_out[:1] != [(model.output_name, model.output_shape)]:
+        raise EdgeError(f"model file {path} has inputs {got_in} and outputs {got_out}, manifest entry {model.name} "
+                        f"expects {model.input_name}{list(model.input_shape)} -> {model.output_name}{list(model.output_shape)}")

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages edge-counter needs, only those missing.
+#   scripts/system-deps.sh runtime   # python venv + ffmpeg libs for the demo
+#   scripts/system-deps.sh test      # + GStreamer RTSP server, PostgreSQL 15, PgBouncer
+set -euo pipefail
+want=(python3-venv python3-dev)
+if [ "${1:-runtime}" = "test" ]; then
+  want+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+         gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav ffmpeg
+         postgresql-15 postgresql-client-15 pgbouncer)
+fi
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing Debian packages: ${missing[*]}; run: sudo $0 ${1:-runtime}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts a cluster on install; tests use their own throwaway servers.
+if command -v pg_lsclusters >/dev/null; then
+  pg_lsclusters -h 2>/dev/null | while read -r ver name _; do pg_ctlcluster "$ver" "$name" stop 2>/dev/null || true; done
+fi
+systemctl disable --now pgbouncer 2>/dev/null || service pgbouncer stop 2>/dev/null || true
