@@ -28,14 +28,14 @@ def main(log_level: Annotated[str, typer.Option(help="debug, info, warning or er
     log.setup(log_level)
 
 
-LineOpt = Annotated[list[str], typer.Option("--line", help="NAME:x1,y1,x2,y2, a directed segment A->B (repeatable)")]
+LineOpt = Annotated[Optional[list[str]], typer.Option("--line", help="NAME:x1,y1,x2,y2, a directed segment A->B (repeatable)")]
 ModelOpt = Annotated[Optional[Path], typer.Option("--model", help="model file (default: looked up, see README)")]
 
 
 @app.command()
 def count(
     video: Annotated[Path, typer.Argument(help="recorded video file")],
-    line: LineOpt,
+    line: LineOpt = None,
     model: ModelOpt = None,
     db: Annotated[Optional[Path], typer.Option(help="also store results in this SQLite buffer")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
@@ -52,7 +52,7 @@ def count(
     from edge.geometry import parse_line
 
     try:
-        lines = [parse_line(s) for s in line]
+        lines = [parse_line(s) for s in line or []]
         if not lines:
             raise EdgeError("no --line given: add at least one --line NAME:x1,y1,x2,y2")
         detector = Detector(DetectorSettings(model_path=model, threads=threads))

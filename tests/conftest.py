@@ -9,6 +9,7 @@ import os
 import select
 import shutil
 import signal
+from signal import SIGTERM
 import socket
 import subprocess
 import tempfile
@@ -127,7 +128,7 @@ class RtspServer:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
 
-    def stop(self, sig: int = signal.SIGTERM) -> None:
+    def stop(self, sig: int = SIGTERM) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:

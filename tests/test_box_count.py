@@ -1,0 +1,87 @@
+"""Line counting: direction, jitter, segment ends, re-born tracks, bounded memory."""
+
+import numpy as np
+
+from edge.count import LineCounter
+from edge.geometry import Line
+from edge.track import Tracks
+
+H = 50.0  # box height: hysteresis band = 0.1 * 50 = 5 px
+
+
+def tracks(*people: tuple[int, float, float]) -> Tracks:
+    """(track_id, foot x, foot y) -> tracks with H-high boxes."""
+    ids = np.array([p[0] for p in people], np.int64)
+    xyxy = np.array([[x - 10, y - H, x + 10, y] for _, x, y in people], np.float32).reshape(-1, 4)
+    return Tracks(ids, xyxy, np.full(len(people), 0.9, np.float32))
+
+
+def run(counter: LineCounter, path: list[list[tuple[int, float, float]]]) -> list[tuple[str, str, int, int]]:
+    out = []
+    for frame, people in enumerate(path, start=1):
+        out += [(c.line, c.direction, c.track_id, c.frame) for c in counter.update(tracks(*people), frame)]
+    return out
+
+
+LINE = Line("door", 0, 100, 200, 100)  # A->B to the right: "in" is downwards on the image
+
+
+def test_walking_down_is_in_and_up_is_out():
+    c = LineCounter([LINE])
+    down = [[(1, 50, y)] for y in range(80, 125, 4)]
+    # y = 80, 84, ..., 104 (frame 7) is only 4 px past: inside the 5 px band; 108 (frame 8) confirms
+    assert run(c, down) == [("door", "in", 1, 8)]
+    up = [[(2, 150, y)] for y in range(125, 75, -4)]
+    assert [e[:3] for e in run(c, up)] == [("door", "out", 2)]
+    assert c.totals == {"door": {"in": 1, "out": 1}}
+
+
+def test_jitter_on_the_line_is_not_counted():
+    c = LineCounter([LINE])
+    wobble = [[(1, 50 + f, 100 + (3 if f % 2 else -3))] for f in range(60)]
+    assert run(c, [[(1, 50, 80)]] + wobble + [[(1, 50, 80)]]) == []
+
+
+def test_walking_along_the_line_with_feet_on_it_is_not_counted():
+    c = LineCounter([LINE])
+    along = [[(1, x, 100 + 4 * np.sin(x / 7))] for x in range(0, 200, 3)]
+    assert run(c, along) == []
+
+
+def test_passing_beyond_the_segment_end_is_not_counted():
+    c = LineCounter([LINE])
+    assert run(c, [[(1, 260, y)] for y in range(60, 140, 5)]) == []
+
+
+def test_a_track_reborn_after_an_id_switch_is_not_counted_twice():
+    c = LineCounter([LINE])
+    first = [[(1, 50, y)] for y in range(80, 112, 4)]  # crosses in as track 1
+    second = [[(2, 50, y)] for y in range(114, 140, 4)]  # same person, new id, just below the line
+    events = run(c, first + second)
+    assert [e[:2] for e in events] == [("door", "in")]
+
+
+def test_a_track_that_starts_past_the_line_after_a_lost_one_is_counted_once():
+    c = LineCounter([LINE])
+    before = [[(1, 50, y)] for y in range(60, 92, 4)]  # lost just above the line
+    after = [[(2, 52, y)] for y in range(112, 140, 4)]  # reborn below it
+    assert [e[:3] for e in run(c, before + after)] == [("door", "in", 2)]
+
+
+def test_two_people_crossing_side_by_side_are_both_counted():
+    c = LineCounter([LINE])
+    path = [[(1, 50, y), (2, 80, y)] for y in range(80, 125, 4)]
+    assert sorted(e[2] for e in run(c, path)) == [1, 2]
+
+
+def test_several_lines_count_independently():
+    c = LineCounter([LINE, Line("side", 100, 0, 100, 200)])
+    path = [[(1, x, 50)] for x in range(60, 140, 5)]  # left to right across "side" only
+    assert [e[:2] for e in run(c, path)] == [("side", "out")]
+
+
+def test_memory_of_dead_tracks_is_evicted():
+    c = LineCounter([LINE])
+    for f in range(1, 2001):  # an endless stream of short-lived tracks
+        c.update(tracks((f, 10 + f % 100, 30)), f)
+    assert c.tracked_states <= c.settings.forget_frames + 1

@@ -1,0 +1,57 @@
+"""Detector: letterbox and decode math, and the real model on real frames."""
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.detect import Detector, DetectorSettings, YoloxDecoder, letterbox
+from models.registry import spec
+
+
+def test_letterbox_scales_into_the_top_left_and_pads_with_114():
+    frame = np.full((360, 480, 3), 7, np.uint8)
+    blob, r = letterbox(frame, (416, 416))
+    assert blob.shape == (1, 3, 416, 416) and blob.dtype == np.float32
+    assert r == pytest.approx(416 / 480)
+    assert blob[0, :, 311, 0].tolist() == [7, 7, 7] and blob[0, :, 313, 0].tolist() == [114, 114, 114]
+
+
+def test_decode_turns_one_grid_cell_into_a_box_in_image_pixels():
+    dec = YoloxDecoder(spec("yolox-nano"), score_threshold=0.3, nms_iou=0.45)
+    out = np.zeros((3549, 85), np.float32)
+    row = 52 * 52 + 26 * 5 + 10  # stride 16 grid, x=10, y=5
+    out[row, :6] = [0.5, 0.5, np.log(2), np.log(4), 0.9, 0.8]  # centre (168, 88), 32 x 64 network px
+    out[row + 1, :6] = [0.5, 0.5, np.log(2), np.log(4), 0.9, 0.1]  # not a person: score 0.09
+    d = dec(out, 0.5, (360, 480, 3))
+    assert len(d) == 1 and d.score[0] == pytest.approx(0.72)
+    assert d.xyxy[0].tolist() == pytest.approx([304, 112, 368, 240])
+
+
+@pytest.fixture(scope="module")
+def detector(model_path):
+    return Detector(DetectorSettings(model_path=model_path, score_threshold=0.3, threads=2))
+
+
+@pytest.fixture(scope="module")
+def pets_frames(pets_video):
+    cap = cv2.VideoCapture(str(pets_video))
+    frames = {}
+    for i in range(1, 601):
+        ok, f = cap.read()
+        assert ok
+        frames[i] = f
+    cap.release()
+    return frames
+
+
+@pytest.mark.parametrize("index, people", [(1, 4), (200, 9), (600, 7)])
+def test_real_model_finds_the_people_in_pets_frames(detector, pets_frames, index, people):
+    # counts checked by eye (../shared/data/models/README.md), score >= 0.3, NMS IoU 0.45
+    d = detector(pets_frames[index])
+    assert len(d) == people
+    assert (d.xyxy[:, 3] - d.xyxy[:, 1] > d.xyxy[:, 2] - d.xyxy[:, 0]).all()  # standing people: tall boxes
+    assert d.xyxy.min() >= 0 and d.xyxy[:, [0, 2]].max() <= 480 and d.xyxy[:, [1, 3]].max() <= 360
+
+
+def test_providers_fall_back_to_cpu(detector):
+    assert detector.providers[-1] == "CPUExecutionProvider"

@@ -1,0 +1,62 @@
+"""ByteTrack-style tracker on small hand-made sequences."""
+
+import numpy as np
+
+from edge.detections import Detections
+from edge.track import ByteTracker
+
+
+def dets(*rows: tuple[float, float, float, float, float]) -> Detections:
+    a = np.array(rows, np.float32).reshape(-1, 5)
+    return Detections(a[:, :4], a[:, 4])
+
+
+def box(x: float, y: float, score: float = 0.9) -> tuple[float, float, float, float, float]:
+    return (x, y, x + 20, y + 50, score)
+
+
+def test_two_walkers_keep_their_ids():
+    t = ByteTracker()
+    ids = []
+    for f in range(1, 21):
+        out = t.update(dets(box(10 + 3 * f, 100), box(300 - 3 * f, 100)), f)
+        ids.append(tuple(out.track_id.tolist()))
+    assert ids[0] == ()  # a new track must be seen twice before it is reported
+    assert len(set(ids[2:])) == 1 and len(ids[2]) == 2
+
+
+def test_low_score_detection_keeps_an_occluded_track_alive():
+    t = ByteTracker()
+    for f in range(1, 6):
+        out = t.update(dets(box(10 + 3 * f, 100)), f)
+    (tid,) = out.track_id.tolist()
+    out = t.update(dets(box(10 + 3 * 6, 100, score=0.2)), 6)  # partly hidden: low score
+    assert out.track_id.tolist() == [tid]
+    out = t.update(dets(box(10 + 3 * 7, 100)), 7)
+    assert out.track_id.tolist() == [tid]
+
+
+def test_low_score_detection_alone_never_starts_a_track():
+    t = ByteTracker()
+    for f in range(1, 6):
+        assert len(t.update(dets(box(50, 50, score=0.3)), f)) == 0
+
+
+def test_lost_track_is_found_again_with_its_id_after_a_gap():
+    t = ByteTracker()
+    for f in range(1, 6):
+        out = t.update(dets(box(10 + 3 * f, 100)), f)
+    (tid,) = out.track_id.tolist()
+    for f in range(6, 11):  # hidden for five frames
+        assert len(t.update(Detections.empty(), f)) == 0
+    out = t.update(dets(box(10 + 3 * 11, 100)), 11)
+    assert out.track_id.tolist() == [tid]
+
+
+def test_tracks_are_dropped_after_lost_frames():
+    t = ByteTracker()
+    for f in range(1, 4):
+        t.update(dets(box(10, 10)), f)
+    for f in range(4, 4 + t.settings.lost_frames + 2):
+        t.update(Detections.empty(), f)
+    assert t._tracks == []
