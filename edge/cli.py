@@ -94,3 +94,7 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if sys.stderr.isatty():
             self._bar.__exit__(*exc)
+
+
+if __name__ == "__main__":
+    app()
