@@ -91,6 +91,7 @@ class HealthSettings(Settings):
 
 class BoxConfig(Settings):
     device_id: str = Field(default_factory=default_device_id)
+    secrets_file: Path | None = None  # TOML overlay (mode 0600) with passwords: camera sources, DSNs
     model: DetectorSettings = DetectorSettings()
     tracker: TrackerSettings = TrackerSettings()
     counter: CounterSettings = CounterSettings()
@@ -129,11 +130,40 @@ def _format(e: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_config(text: str, origin: str = "config") -> BoxConfig:
+def _toml(text: str, origin: str) -> dict:
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise EdgeError(f"{origin} is not valid TOML: {e}") from None
+
+
+def _read(path: Path, what: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as e:
+        raise EdgeError(f"cannot read {what} {path}: {e.strerror}: give the path to the box's TOML {what}") from None
+
+
+def overlay_secrets(raw: dict, secrets: dict) -> dict:
+    """Merge a secrets file into a raw config: tables deep-merged, `[cameras.NAME]` onto the camera NAME."""
+    merged = dict(raw)
+    for key, value in secrets.items():
+        if key == "cameras" and isinstance(value, dict):
+            cams = [dict(c) for c in merged.get("cameras", [])]
+            for c in cams:
+                c.update(value.get(c.get("name"), {}))
+            merged["cameras"] = cams
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = overlay_secrets(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_config(text: str, origin: str = "config", secrets_text: str | None = None) -> BoxConfig:
+    raw = _toml(text, origin)
+    if secrets_text is not None:
+        raw = overlay_secrets(raw, _toml(secrets_text, "secrets file"))
     try:
         return BoxConfig.model_validate(raw)
     except ValidationError as e:
@@ -141,8 +171,8 @@ def parse_config(text: str, origin: str = "config") -> BoxConfig:
 
 
 def load_config(path: Path) -> BoxConfig:
-    try:
-        text = Path(path).read_text()
-    except OSError as e:
-        raise EdgeError(f"cannot read config {path}: {e.strerror}: give the path to the box's TOML config") from None
-    return parse_config(text, str(path))
+    """Read and validate the box config, with its secrets file (if it names one) overlaid."""
+    text = _read(path, "config")
+    secrets_path = _toml(text, str(path)).get("secrets_file")
+    secrets = _read(Path(secrets_path), "secrets file") if isinstance(secrets_path, str) else None
+    return parse_config(text, str(path), secrets)
