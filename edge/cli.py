@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-import json
+import os
+
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # one-line errors of ours, not FFmpeg's chatter
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+import json  # noqa: E402
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -11,11 +16,13 @@ import typer
 
 from edge import log
 from edge.errors import EdgeError
+from provisioning.cli import provision_command
 from sync.cli import central_app
 
 app = typer.Typer(help="edge-counter: count people crossing lines in camera video.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 app.add_typer(central_app, name="central")
+app.command("provision")(provision_command)
 
 
 def fail(e: EdgeError) -> typer.Exit:

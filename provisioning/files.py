@@ -32,10 +32,14 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> bool:
 
 
 def check_writable(directory: Path) -> None:
-    """Fail early (before anything is written) if `directory` cannot be created or written."""
+    """Fail early if `directory` could not be created or written; creates nothing itself."""
+    existing = directory
+    while not existing.exists():
+        existing = existing.parent
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
+        if not existing.is_dir():
+            raise NotADirectoryError(20, "Not a directory", str(existing))
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as e:
         raise EdgeError(f"cannot write to {directory}: {e.strerror or e}: choose a writable --config-dir / --root") from None

@@ -1,0 +1,212 @@
+"""`edge provision` against a real RTSP server, into a temporary root; every bad input."""
+
+from __future__ import annotations
+
+import socket
+import stat
+import threading
+import tomllib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edge.cli import app
+from edge.config import load_config
+from provisioning.snapshot import LINE_COLOUR
+
+LINE = "door:entrance:0,150,480,150"
+
+
+def edge(*args: object, input: str | None = None):
+    return CliRunner().invoke(app, [str(a) for a in args], input=input)
+
+
+def provision(root: Path, *extra: object, cameras: list[str], lines: list[str] = [LINE], input=None):
+    args: list[object] = ["provision", "--root", root, "--device-id", "box1", "--camera-timeout", 5]
+    for c in cameras:
+        args += ["--camera", c]
+    for ln in lines:
+        args += ["--line", ln]
+    return edge(*args, *extra, input=input)
+
+
+def snapshot_has_line(png: Path, x1: int, y1: int, x2: int, y2: int) -> float:
+    """Fraction of points along the segment painted in the line colour."""
+    img = cv2.imread(str(png))
+    pts = [(round(x1 + (x2 - x1) * t), round(y1 + (y2 - y1) * t)) for t in np.linspace(0.02, 0.98, 200)]
+    hits = sum(1 for x, y in pts if np.abs(img[min(y, img.shape[0] - 1), min(x, img.shape[1] - 1)].astype(int)
+                                           - LINE_COLOUR).max() < 40)
+    return hits / len(pts)
+
+
+def test_full_provisioning_then_rerun_is_a_no_op(tmp_path, rtsp_server, model_path):
+    url = rtsp_server.url.replace("rtsp://", "rtsp://admin:s3cret@")  # the test server ignores credentials
+    r = provision(tmp_path, "--yes", "--model", model_path.parent, cameras=[f"door={url}"])
+    assert r.exit_code == 0, r.output
+    assert "camera door: 480x360" in r.output and "all checks passed" in r.output
+    assert "s3cret" not in r.output
+
+    config = tmp_path / "etc/edge-counter/box.toml"
+    secrets = tmp_path / "etc/edge-counter/secrets.toml"
+    assert "s3cret" not in config.read_text()
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+    assert tomllib.loads(secrets.read_text())["cameras"]["door"]["source"] == url
+    box = tomllib.loads(config.read_text())
+    assert box["device_id"] == "box1" and box["cameras"][0]["lines"][0]["name"] == "entrance"
+    # the written config is valid for `edge run` (paths as on the box, secrets overlaid)
+    box["secrets_file"] = str(secrets)
+    (tmp_path / "check.toml").write_text(config.read_text().replace('"/etc/edge-counter/secrets.toml"', f'"{secrets}"'))
+    assert load_config(tmp_path / "check.toml").cameras[0].source == url
+
+    png = tmp_path / "var/lib/edge-counter/snapshots/door.png"
+    assert png.is_file() and snapshot_has_line(png, 0, 150, 480, 150) > 0.8
+    assert (tmp_path / "var/lib/edge-counter/models/yolox_nano.onnx").is_file()
+    assert (tmp_path / "var/lib/edge-counter/buffer.sqlite").is_file()
+    unit = (tmp_path / "etc/systemd/system/edge-run.service").read_text()
+    assert "run --config /etc/edge-counter/box.toml" in unit and "Restart=on-failure" in unit
+    assert (tmp_path / "etc/systemd/system/edge-sync.service").is_file()
+
+    written = {p: p.stat().st_mtime_ns for p in (config, secrets, tmp_path / "etc/systemd/system/edge-run.service")}
+    again = provision(tmp_path, "--yes", "--model", model_path.parent, cameras=[f"door={url}"])
+    assert again.exit_code == 0, again.output
+    assert "config /etc/edge-counter/box.toml unchanged" in again.output and "already installed" in again.output
+    assert {p: p.stat().st_mtime_ns for p in written} == written
+
+
+def test_interactive_flow(tmp_path, rtsp_server):
+    answers = "\n".join([
+        "box7",                      # device id
+        "door", rtsp_server.url,     # camera
+        "",                          # no more cameras
+        "bad line",                  # rejected, asked again
+        "entrance:0,150,480,150",
+        "",                          # no more lines
+        "",                          # no central database
+        "y",                         # confirm
+    ]) + "\n"
+    r = edge("provision", "--root", tmp_path, input=answers)
+    assert r.exit_code == 0, r.output
+    assert "is malformed" in r.output
+    box = tomllib.loads((tmp_path / "etc/edge-counter/box.toml").read_text())
+    assert box["device_id"] == "box7" and box["cameras"][0]["source"] == rtsp_server.url
+    assert "no central database given: counts will be buffered" in r.output
+
+
+def test_line_outside_the_frame_skips_that_camera_only(tmp_path, rtsp_server):
+    r = provision(tmp_path, "--yes", cameras=[f"door={rtsp_server.url}", f"yard={rtsp_server.url}"],
+                  lines=[LINE, "yard:far:600,400,900,400"])
+    assert r.exit_code == 1
+    assert "line 'far'" in r.output and "entirely outside the 480x360 frame" in r.output
+    box = tomllib.loads((tmp_path / "etc/edge-counter/box.toml").read_text())
+    assert [c["name"] for c in box["cameras"]] == ["door"]
+
+
+def test_unreachable_camera_is_reported_and_the_others_provisioned(tmp_path, rtsp_server):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"rtsp://127.0.0.1:{s.getsockname()[1]}/cam"
+    r = provision(tmp_path, "--yes", cameras=[f"door={rtsp_server.url}", f"back={dead}"], lines=[LINE])
+    assert r.exit_code == 1
+    assert "camera back: nothing listens on 127.0.0.1" in r.output
+    assert "camera door: 480x360" in r.output
+    box = tomllib.loads((tmp_path / "etc/edge-counter/box.toml").read_text())
+    assert {c["name"] for c in box["cameras"]} == {"door", "back"}  # back retried at run time
+
+
+class Rtsp401:
+    """A loopback RTSP peer that demands Digest credentials and refuses every user (a camera with a wrong password)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                buf = b""
+                while True:
+                    try:
+                        data = conn.recv(4096)
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    buf += data
+                    while b"\r\n\r\n" in buf:
+                        req, buf = buf.split(b"\r\n\r\n", 1)
+                        cseq = next((ln.split(b":")[1].strip() for ln in req.split(b"\r\n") if ln.lower().startswith(b"cseq")), b"1")
+                        conn.sendall(b"RTSP/1.0 401 Unauthorized\r\nCSeq: " + cseq +
+                                     b'\r\nWWW-Authenticate: Digest realm="cam", nonce="abc123"\r\n\r\n')
+
+
+def test_wrong_credentials_are_named(tmp_path):
+    srv = Rtsp401()
+    r = provision(tmp_path, "--yes", cameras=[f"door=rtsp://admin:Xq7pw9Z@127.0.0.1:{srv.port}/cam"])
+    srv.sock.close()
+    assert r.exit_code == 1
+    assert "refused access (401 Unauthorized): check the user name or password in the URL" in r.output
+    assert "Xq7pw9Z" not in r.output  # the password is never shown
+
+
+def test_duplicate_camera_name_writes_nothing(tmp_path, rtsp_server):
+    r = provision(tmp_path, "--yes", cameras=[f"door={rtsp_server.url}", f"door={rtsp_server.url}"])
+    assert r.exit_code == 2 and "camera name 'door' is given twice" in r.stderr
+    assert not (tmp_path / "etc").exists()
+
+
+def test_duplicate_line_name_writes_nothing(tmp_path, rtsp_server):
+    r = provision(tmp_path, "--yes", cameras=[f"door={rtsp_server.url}"], lines=[LINE, "door:entrance:0,10,480,10"])
+    assert r.exit_code == 2 and "line name 'entrance' is given twice" in r.stderr
+    assert not (tmp_path / "etc").exists()
+
+
+def test_bad_dsn_writes_nothing(tmp_path, rtsp_server):
+    r = provision(tmp_path, "--yes", "--central-dsn", "postgresql://box:pw@127.0.0.1:5432/db?sslmode=bogus=x",
+                  cameras=[f"door={rtsp_server.url}"])
+    assert r.exit_code == 2 and "--central-dsn is not a valid PostgreSQL DSN" in r.stderr
+    assert "pw" not in r.stderr.replace("postgresql://USER:PASSWORD", "")
+    assert not (tmp_path / "etc").exists()
+
+
+def test_model_with_wrong_checksum_is_refused(tmp_path, rtsp_server, model_path):
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    (usb / "yolox_nano.onnx").write_bytes(model_path.read_bytes()[:-10] + b"0123456789")
+    root = tmp_path / "root"
+    r = provision(root, "--yes", "--model", usb, cameras=[f"door={rtsp_server.url}"])
+    assert r.exit_code == 2 and "refusing it" in r.stderr and "sha256" in r.stderr
+    assert not (root / "etc").exists()
+    assert list((root / "var/lib/edge-counter/models").iterdir()) == []
+
+
+def test_model_from_url(tmp_path, rtsp_server, model_path):
+    import functools
+    import http.server
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(model_path.parent))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/yolox_nano.onnx"
+        r = provision(tmp_path, "--yes", "--model", url, cameras=[f"door={rtsp_server.url}"])
+    finally:
+        httpd.shutdown()
+    assert r.exit_code == 0, r.output
+    assert "model yolox_nano.onnx installed (sha256 verified)" in r.output
+
+
+def test_unwritable_config_dir_writes_nothing(tmp_path, rtsp_server):
+    (tmp_path / "etc").write_text("a file where a directory should be")
+    r = provision(tmp_path, "--yes", cameras=[f"door={rtsp_server.url}"])
+    assert r.exit_code == 2 and "cannot write to" in r.stderr and "--config-dir" in r.stderr
+    assert not (tmp_path / "var").exists()
