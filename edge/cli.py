@@ -103,5 +103,21 @@ class _progress:
             self._bar.__exit__(*exc)
 
 
+@app.command()
+def status(
+    config: Annotated[Path, typer.Option("--config", help="the box's TOML config")] = Path("/etc/edge-counter/box.toml"),
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Per camera: online/offline, fps, last crossing; buffer depth, sync lag, disk use."""
+    from edge.config import load_config
+    from edge.status import box_status, render
+
+    try:
+        result = box_status(load_config(config))
+    except EdgeError as e:
+        raise fail(e) from None
+    typer.echo(json.dumps(result) if as_json else render(result))
+
+
 if __name__ == "__main__":
     app()

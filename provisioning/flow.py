@@ -230,7 +230,7 @@ def provision(req: Request, say: Callable[[str], None] = print,
         from provisioning.central_register import register
 
         try:
-            register(req.central_dsn, config, req.admin_dsn)
+            register(req.admin_dsn or req.central_dsn, config)
             out.ok("central reachable and writable: device, cameras and lines registered")
         except EdgeError as e:
             out.warn(f"central unreachable: counts will be buffered ({e})")

@@ -1,0 +1,82 @@
+"""`edge status`: what an operator needs at a glance, from the box's buffer (opened read-only)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from edge.config import BoxConfig
+from edge.errors import EdgeError
+from edge.records import now_us
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise EdgeError(f"buffer {path} does not exist yet: start `edge run` (or check [buffer] path in the config)")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn.execute("SELECT 1 FROM crossings LIMIT 1")
+    except sqlite3.Error as e:
+        raise EdgeError(f"cannot read buffer {path}: {e}: is it an edge-counter buffer?") from None
+    return conn
+
+
+def box_status(config: BoxConfig) -> dict[str, Any]:
+    """Per camera: status, fps, last crossing; buffer depth and size; disk use. Times are UTC microseconds."""
+    path = Path(config.buffer.path)
+    now = now_us()
+    stale_after = 3 * config.health.interval_s * 1e6
+    with _open_readonly(path) as conn:
+        cameras = {}
+        for cam in config.cameras:
+            health = conn.execute(
+                "SELECT ts_us, status, fps_in, fps_processed, drop_rate, error FROM camera_health "
+                "WHERE camera = ? ORDER BY seq DESC LIMIT 1", (cam.name,)).fetchone()
+            last = conn.execute("SELECT MAX(ts_us) FROM crossings WHERE camera = ?", (cam.name,)).fetchone()[0]
+            status = "unknown"
+            if health:
+                status = health[1] if now - health[0] <= stale_after else "stale"
+            cameras[cam.name] = {
+                "status": status,
+                "fps_in": health[2] if health else None,
+                "fps_processed": health[3] if health else None,
+                "drop_rate": health[4] if health else None,
+                "error": health[5] if health else None,
+                "last_health_us": health[0] if health else None,
+                "last_crossing_us": last,
+            }
+        rows = conn.execute("SELECT COUNT(*) FROM crossings").fetchone()[0]
+    size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+    disk = shutil.disk_usage(path.parent)
+    return {
+        "device_id": config.device_id,
+        "cameras": cameras,
+        "buffer": {"path": str(path), "bytes": size, "crossings": rows},
+        "disk": {"total_bytes": disk.total, "free_bytes": disk.free, "used_percent": round(100 * disk.used / disk.total, 1)},
+    }
+
+
+def _ago(ts_us: int | None, now: int) -> str:
+    if ts_us is None:
+        return "never"
+    s = max(0, (now - ts_us) // 1_000_000)
+    return f"{s} s ago" if s < 120 else f"{s // 60} min ago" if s < 7200 else f"{s // 3600} h ago"
+
+
+def render(status: dict[str, Any]) -> str:
+    now = now_us()
+    out = [f"device {status['device_id']}", f"{'camera':<16}{'status':<10}{'fps in':>8}{'fps proc':>10}  last crossing"]
+    for name, c in status["cameras"].items():
+        fps_in = f"{c['fps_in']:.1f}" if c["fps_in"] is not None else "-"
+        fps_p = f"{c['fps_processed']:.1f}" if c["fps_processed"] is not None else "-"
+        out.append(f"{name:<16}{c['status']:<10}{fps_in:>8}{fps_p:>10}  {_ago(c['last_crossing_us'], now)}"
+                   + (f"  ({c['error']})" if c["error"] else ""))
+    b, d = status["buffer"], status["disk"]
+    out.append(f"buffer {b['path']}: {b['crossings']} crossings, {b['bytes'] / 1e6:.1f} MB")
+    if "sync" in status:
+        s = status["sync"]
+        out.append(f"sync: {s['rows_pending']} rows pending, lag {s['oldest_pending_age_s']:.0f} s")
+    out.append(f"disk: {d['used_percent']}% used, {d['free_bytes'] / 1e9:.1f} GB free")
+    return "\n".join(out)
