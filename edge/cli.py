@@ -63,7 +63,8 @@ def count(
         if not lines:
             raise EdgeError("no --line given: add at least one --line NAME:x1,y1,x2,y2")
         detector = Detector(DetectorSettings(model_path=model, threads=threads))
-        buffer = Buffer(db) if db else None
+        # a recorded file can be counted again: commits survive a killed process (WAL), fsync per frame is not needed
+        buffer = Buffer(db, synchronous="normal") if db else None
         try:
             with _progress() as on_frame:
                 result = count_video(video, lines, detector, device_id=device_id or default_device_id(),
