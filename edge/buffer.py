@@ -57,8 +57,71 @@ MIGRATIONS: list[str] = [
         buffer_bytes INTEGER NOT NULL, pending_rows INTEGER NOT NULL
     );
     """,
+    # 1: sync agent state. Per-stream cursors (next seq to batch, next batch number: never reused, even after
+    # pruning), numbered batches fixed before sending, minute-count snapshots, dead letters, alerts.
+    """
+    CREATE TABLE sync_streams (
+        stream TEXT PRIMARY KEY,
+        next_seq INTEGER NOT NULL DEFAULT 1,
+        next_batch_no INTEGER NOT NULL DEFAULT 1
+    );
+    INSERT INTO sync_streams (stream) VALUES ('events'), ('minutes'), ('camera_health'), ('box_health');
+    CREATE TABLE sync_batches (
+        stream TEXT NOT NULL REFERENCES sync_streams (stream),
+        batch_no INTEGER NOT NULL,
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        row_count INTEGER NOT NULL,
+        created_us INTEGER NOT NULL,
+        sent_us INTEGER,
+        PRIMARY KEY (stream, batch_no)
+    ) WITHOUT ROWID;
+    CREATE INDEX sync_batches_sent ON sync_batches (sent_us);
+    CREATE TABLE sync_dirty_minutes (
+        camera TEXT NOT NULL, line TEXT NOT NULL, minute_us INTEGER NOT NULL,
+        PRIMARY KEY (camera, line, minute_us)
+    ) WITHOUT ROWID;
+    INSERT INTO sync_dirty_minutes SELECT camera, line, minute_us FROM minute_counts;
+    CREATE TRIGGER sync_minute_inserted AFTER INSERT ON minute_counts BEGIN
+        INSERT INTO sync_dirty_minutes SELECT NEW.camera, NEW.line, NEW.minute_us WHERE NOT EXISTS (
+            SELECT 1 FROM sync_dirty_minutes
+            WHERE camera = NEW.camera AND line = NEW.line AND minute_us = NEW.minute_us);
+    END;
+    CREATE TRIGGER sync_minute_updated AFTER UPDATE ON minute_counts BEGIN
+        INSERT INTO sync_dirty_minutes SELECT NEW.camera, NEW.line, NEW.minute_us WHERE NOT EXISTS (
+            SELECT 1 FROM sync_dirty_minutes
+            WHERE camera = NEW.camera AND line = NEW.line AND minute_us = NEW.minute_us);
+    END;
+    CREATE TABLE sync_minute_rows (
+        batch_no INTEGER NOT NULL,
+        camera TEXT NOT NULL, line TEXT NOT NULL, minute_us INTEGER NOT NULL,
+        count_in INTEGER NOT NULL, count_out INTEGER NOT NULL, updated_us INTEGER NOT NULL,
+        PRIMARY KEY (batch_no, camera, line, minute_us)
+    ) WITHOUT ROWID;
+    CREATE TABLE sync_dead_letters (
+        id INTEGER PRIMARY KEY,
+        stream TEXT NOT NULL, batch_no INTEGER NOT NULL, row_json TEXT NOT NULL, error TEXT NOT NULL,
+        created_us INTEGER NOT NULL
+    );
+    CREATE INDEX sync_dead_letters_batch ON sync_dead_letters (stream, batch_no);
+    CREATE TABLE sync_alerts (
+        id INTEGER PRIMARY KEY, ts_us INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements; a trigger body's inner `;` does not end its CREATE TRIGGER."""
+    out, current = [], ""
+    for part in script.split(";"):
+        current += part + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip().strip(";").strip():
+                out.append(current)
+            current = ""
+    return out
 
 
 def _insert_sql(table: str, record_type: type) -> str:
@@ -111,9 +174,8 @@ class Buffer:
         for target in range(version, SCHEMA_VERSION):
             with self.conn:  # one transaction per migration, version bump included
                 self.conn.execute("BEGIN")
-                for stmt in MIGRATIONS[target].split(";"):
-                    if stmt.strip():
-                        self.conn.execute(stmt)
+                for stmt in _statements(MIGRATIONS[target]):
+                    self.conn.execute(stmt)
                 self.conn.execute(f"PRAGMA user_version = {target + 1}")
 
     @property

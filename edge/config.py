@@ -89,6 +89,22 @@ class HealthSettings(Settings):
     interval_s: float = Field(30.0, gt=0)
 
 
+class SyncSettings(Settings):
+    """Delivery to the central database (`edge sync`). The DSN usually lives in the secrets file: [sync] dsn = ..."""
+
+    dsn: str | None = None
+    batch_size: int = Field(50_000, ge=1, le=1_000_000)
+    max_wait_s: float = Field(1.0, gt=0)          # a partial batch leaves once its oldest row waited this long
+    poll_s: float = Field(0.2, gt=0)
+    retention_s: float = Field(7 * 86400.0, ge=0)  # sent rows are pruned after this; unsent rows never are
+    alert_buffer_bytes: int = Field(2_000_000_000, gt=0)
+    retry_initial_s: float = Field(0.5, gt=0)
+    retry_max_s: float = Field(60.0, gt=0)
+    retry_attempts: int = Field(10, ge=1)          # per delivery; `edge sync --once` gives up after these
+    connect_timeout_s: int = Field(10, ge=1)
+    clock_skew_s: float = Field(30 * 86400.0, gt=0)  # events further than this from central time are flagged
+
+
 class BoxConfig(Settings):
     device_id: str = Field(default_factory=default_device_id)
     secrets_file: Path | None = None  # TOML overlay (mode 0600) with passwords: camera sources, DSNs
@@ -98,6 +114,7 @@ class BoxConfig(Settings):
     capture: CaptureSettings = CaptureSettings()
     buffer: BufferSettings = BufferSettings()
     health: HealthSettings = HealthSettings()
+    sync: SyncSettings = SyncSettings()
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("device_id")

@@ -1,0 +1,166 @@
+"""Box side of the sync: numbered batches fixed in the SQLite buffer before sending, sent marks, dead letters,
+pruning, alerts. Schema: migration 1 in edge/buffer.py.
+
+A batch is fixed (stream, number, seq range or minute snapshot) in one SQLite transaction before it is sent,
+so a re-send after a crash carries exactly the same rows. Batch numbers and seq cursors live in
+`sync_streams` and never go back, even when old batches and rows are pruned.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.buffer import Buffer
+
+SEQ_TABLES = {"events": "crossings", "camera_health": "camera_health", "box_health": "box_health"}
+STREAMS = ("events", "minutes", "camera_health", "box_health")
+
+
+@dataclass(frozen=True)
+class Batch:
+    stream: str
+    batch_no: int
+    first_seq: int
+    last_seq: int
+    row_count: int
+    created_us: int
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Rows of a stream not yet in any batch: how many and the time stamp of the oldest."""
+
+    rows: int
+    oldest_us: int | None
+
+
+class Outbox:
+    """The sync agent's view of the box buffer. Use as a context manager."""
+
+    def __init__(self, path: Path | str, synchronous: str = "normal") -> None:
+        self._buffer = Buffer(path, synchronous=synchronous)  # creates or migrates the schema
+        self.path = self._buffer.path
+        self.conn: sqlite3.Connection = self._buffer.conn
+
+    def close(self) -> None:
+        self._buffer.close()
+
+    def __enter__(self) -> "Outbox":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _cursor(self, stream: str) -> tuple[int, int]:
+        next_seq, next_batch_no = self.conn.execute(
+            "SELECT next_seq, next_batch_no FROM sync_streams WHERE stream = ?", (stream,)).fetchone()
+        return next_seq, next_batch_no
+
+    def pending(self, stream: str) -> Pending:
+        if stream == "minutes":
+            n, oldest = self.conn.execute(
+                "SELECT COUNT(*), MIN(m.updated_us) FROM sync_dirty_minutes d JOIN minute_counts m "
+                "USING (camera, line, minute_us)").fetchone()
+            return Pending(n, oldest)
+        table = SEQ_TABLES[stream]
+        next_seq, _ = self._cursor(stream)
+        n = self.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE seq >= ?", (next_seq,)).fetchone()[0]
+        oldest = self.conn.execute(f"SELECT ts_us FROM {table} WHERE seq >= ? ORDER BY seq LIMIT 1",
+                                   (next_seq,)).fetchone()
+        return Pending(n, oldest[0] if oldest else None)
+
+    def unsent(self, stream: str) -> list[Batch]:
+        """Batches fixed but not yet confirmed by central, oldest first."""
+        rows = self.conn.execute(
+            "SELECT stream, batch_no, first_seq, last_seq, row_count, created_us FROM sync_batches "
+            "WHERE stream = ? AND sent_us IS NULL ORDER BY batch_no", (stream,)).fetchall()
+        return [Batch(*r) for r in rows]
+
+    def cut(self, stream: str, limit: int, now_us: int) -> Batch | None:
+        """Fix the next batch of up to `limit` rows not yet batched; None when there are none."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            next_seq, batch_no = self._cursor(stream)
+            if stream == "minutes":
+                n = self.conn.execute(
+                    "INSERT INTO sync_minute_rows SELECT ?, camera, line, minute_us, count_in, count_out, updated_us "
+                    "FROM sync_dirty_minutes JOIN minute_counts USING (camera, line, minute_us) "
+                    "ORDER BY updated_us LIMIT ?", (batch_no, limit)).rowcount
+                self.conn.execute(
+                    "DELETE FROM sync_dirty_minutes WHERE (camera, line, minute_us) IN "
+                    "(SELECT camera, line, minute_us FROM sync_minute_rows WHERE batch_no = ?)", (batch_no,))
+                first, last = 0, 0
+            else:
+                last, n = self.conn.execute(
+                    f"SELECT MAX(seq), COUNT(*) FROM (SELECT seq FROM {SEQ_TABLES[stream]} WHERE seq >= ? "
+                    "ORDER BY seq LIMIT ?)", (next_seq, limit)).fetchone()
+                first = next_seq
+            if n == 0:
+                return None
+            batch = Batch(stream, batch_no, first, last, n, now_us)
+            self.conn.execute("INSERT INTO sync_batches (stream, batch_no, first_seq, last_seq, row_count, created_us) "
+                              "VALUES (?, ?, ?, ?, ?, ?)", (stream, batch_no, first, last, n, now_us))
+            self.conn.execute("UPDATE sync_streams SET next_seq = ?, next_batch_no = ? WHERE stream = ?",
+                              (last + 1 if stream != "minutes" else next_seq, batch_no + 1, stream))
+        return batch
+
+    def rows(self, batch: Batch, select: str) -> list[tuple]:
+        """The batch's rows in order; `select` lists the stream's column expressions."""
+        if batch.stream == "minutes":
+            return self.conn.execute(f"SELECT {select} FROM sync_minute_rows WHERE batch_no = ? "
+                                     "ORDER BY camera, line, minute_us", (batch.batch_no,)).fetchall()
+        return self.conn.execute(f"SELECT {select} FROM {SEQ_TABLES[batch.stream]} WHERE seq BETWEEN ? AND ? "
+                                 "ORDER BY seq", (batch.first_seq, batch.last_seq)).fetchall()
+
+    def record_dead_letters(self, batch: Batch, columns: tuple[str, ...], dead: list[tuple[tuple, str]],
+                            now_us: int) -> None:
+        """Replace the batch's dead letters (a retried batch may reject fewer or other rows)."""
+        with self.conn:
+            self.conn.execute("DELETE FROM sync_dead_letters WHERE stream = ? AND batch_no = ?",
+                              (batch.stream, batch.batch_no))
+            self.conn.executemany(
+                "INSERT INTO sync_dead_letters (stream, batch_no, row_json, error, created_us) VALUES (?, ?, ?, ?, ?)",
+                [(batch.stream, batch.batch_no, json.dumps(dict(zip(columns, row))), error, now_us)
+                 for row, error in dead])
+
+    def mark_sent(self, batch: Batch, now_us: int) -> None:
+        with self.conn:
+            self.conn.execute("UPDATE sync_batches SET sent_us = ? WHERE stream = ? AND batch_no = ?",
+                              (now_us, batch.stream, batch.batch_no))
+            if batch.stream == "minutes":
+                self.conn.execute("DELETE FROM sync_minute_rows WHERE batch_no = ?", (batch.batch_no,))
+
+    def alert(self, kind: str, message: str, now_us: int) -> None:
+        with self.conn:
+            self.conn.execute("INSERT INTO sync_alerts (ts_us, kind, message) VALUES (?, ?, ?)", (now_us, kind, message))
+
+    def dead_letter_count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM sync_dead_letters").fetchone()[0])
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+
+    def prune(self, cutoff_us: int) -> int:
+        """Delete rows of batches sent before `cutoff_us`; never an unsent row, never the newest row of a table
+        (SQLite would reuse its seq). Minute counts go once older than the cutoff and not waiting to be sent."""
+        deleted = 0
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            for stream, table in SEQ_TABLES.items():
+                sent_upto, unsent_from, newest = self.conn.execute(
+                    "SELECT (SELECT MAX(last_seq) + 1 FROM sync_batches WHERE stream = ?1 AND sent_us <= ?2), "
+                    "(SELECT MIN(first_seq) FROM sync_batches WHERE stream = ?1 AND sent_us IS NULL), "
+                    f"(SELECT MAX(seq) FROM {table})", (stream, cutoff_us)).fetchone()
+                if sent_upto is None or newest is None:
+                    continue
+                bound = min(b for b in (sent_upto, unsent_from, newest) if b is not None)
+                deleted += self.conn.execute(f"DELETE FROM {table} WHERE seq < ?", (bound,)).rowcount
+            deleted += self.conn.execute(
+                "DELETE FROM minute_counts WHERE minute_us < ?1 AND updated_us < ?1 AND NOT EXISTS "
+                "(SELECT 1 FROM sync_dirty_minutes d WHERE d.camera = minute_counts.camera "
+                "AND d.line = minute_counts.line AND d.minute_us = minute_counts.minute_us)", (cutoff_us,)).rowcount
+            self.conn.execute("DELETE FROM sync_batches WHERE sent_us <= ?", (cutoff_us,))
+        return deleted
