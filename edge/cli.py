@@ -120,5 +120,20 @@ def status(
     typer.echo(json.dumps(result) if as_json else render(result))
 
 
+@app.command()
+def sync(
+    config: Annotated[Path, typer.Option("--config", help="the box's TOML config")] = Path("/etc/edge-counter/box.toml"),
+    once: Annotated[bool, typer.Option("--once", help="deliver what is buffered, then exit")] = False,
+) -> None:
+    """Deliver the buffer to the central database: continuously, or --once (exit 0 when all delivered)."""
+    from edge.config import load_config
+    from sync.agent import run_sync
+
+    try:
+        typer.echo(run_sync(load_config(config), once))
+    except EdgeError as e:
+        raise fail(e) from None
+
+
 if __name__ == "__main__":
     app()

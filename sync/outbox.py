@@ -72,6 +72,23 @@ class Outbox:
                                    (next_seq,)).fetchone()
         return Pending(n, oldest[0] if oldest else None)
 
+    def backlog(self, stream: str) -> Pending:
+        """Everything not yet confirmed by central, batched or not: rows and the time stamp of the oldest."""
+        pending = self.pending(stream)
+        batched, first_seq, first_batch = self.conn.execute(
+            "SELECT COALESCE(SUM(row_count), 0), MIN(first_seq), MIN(batch_no) FROM sync_batches "
+            "WHERE stream = ? AND sent_us IS NULL", (stream,)).fetchone()
+        oldest = pending.oldest_us
+        if first_batch is not None:
+            if stream == "minutes":
+                row = self.conn.execute("SELECT MIN(updated_us) FROM sync_minute_rows WHERE batch_no = ?",
+                                        (first_batch,)).fetchone()
+            else:
+                row = self.conn.execute(f"SELECT ts_us FROM {SEQ_TABLES[stream]} WHERE seq >= ? ORDER BY seq LIMIT 1",
+                                        (first_seq,)).fetchone()
+            oldest = row[0] if row and row[0] is not None else oldest
+        return Pending(pending.rows + batched, oldest)
+
     def unsent(self, stream: str) -> list[Batch]:
         """Batches fixed but not yet confirmed by central, oldest first."""
         rows = self.conn.execute(
@@ -107,13 +124,14 @@ class Outbox:
                               (last + 1 if stream != "minutes" else next_seq, batch_no + 1, stream))
         return batch
 
-    def rows(self, batch: Batch, select: str) -> list[tuple]:
-        """The batch's rows in order; `select` lists the stream's column expressions."""
+    def rows(self, batch: Batch, select: str, device_id: str) -> list[tuple]:
+        """The batch's rows in order; `select` lists the stream's column expressions (`:device` available)."""
+        args = {"device": device_id, "batch_no": batch.batch_no, "first": batch.first_seq, "last": batch.last_seq}
         if batch.stream == "minutes":
-            return self.conn.execute(f"SELECT {select} FROM sync_minute_rows WHERE batch_no = ? "
-                                     "ORDER BY camera, line, minute_us", (batch.batch_no,)).fetchall()
-        return self.conn.execute(f"SELECT {select} FROM {SEQ_TABLES[batch.stream]} WHERE seq BETWEEN ? AND ? "
-                                 "ORDER BY seq", (batch.first_seq, batch.last_seq)).fetchall()
+            sql = f"SELECT {select} FROM sync_minute_rows WHERE batch_no = :batch_no ORDER BY camera, line, minute_us"
+        else:
+            sql = f"SELECT {select} FROM {SEQ_TABLES[batch.stream]} WHERE seq BETWEEN :first AND :last ORDER BY seq"
+        return self.conn.execute(sql, args).fetchall()
 
     def record_dead_letters(self, batch: Batch, columns: tuple[str, ...], dead: list[tuple[tuple, str]],
                             now_us: int) -> None:

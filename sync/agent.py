@@ -1,0 +1,204 @@
+"""`edge sync`: deliver the box buffer to the central database, batch by batch, exactly once in effect.
+
+Per stream: first the batches fixed earlier but not confirmed (a crash or an outage came in between), then new
+batches as they come due. A batch is marked sent locally only after the central commit; a re-send finds its
+ledger row and inserts nothing. Transient errors (connection lost, server restarting) are retried with capped
+exponential backoff and jitter; rows central rejects go to the local dead-letter table and the rest flows on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import psycopg
+import tenacity
+
+from edge.config import BoxConfig
+from edge.errors import EdgeError
+from edge.records import now_us
+from sync.agent_policy import age_s, batch_due, buffer_alert_due
+from sync.deliver import DeadRows, Delivery, Target, deliver, prepare
+from sync.outbox import STREAMS as OUTBOX_STREAMS
+from sync.outbox import Batch, Outbox
+from sync.sync_dsn import check_dsn, connect, redact
+from sync.sync_retry import is_transient, retrying
+from sync.sync_streams import STREAMS
+
+log = logging.getLogger("edge.sync")
+HOUSEKEEPING_S = 60.0
+
+OnDelivered = Callable[[Batch, list[tuple], Target, Delivery], None]
+
+
+@dataclass
+class Metrics:
+    rows_pending: int = 0
+    oldest_pending_age_s: float = 0.0
+    batches_sent: int = 0
+    rows_sent: int = 0
+    duplicates_skipped: int = 0
+    retries: int = 0
+    dead_letters: int = 0
+    clock_skew_rows: int = 0
+
+
+class Agent:
+    """Delivers one box buffer (an `Outbox`) to the central database named by `config.sync.dsn`."""
+
+    def __init__(self, config: BoxConfig, outbox: Outbox, stop: threading.Event | None = None,
+                 on_delivered: OnDelivered | None = None) -> None:
+        self.device_id = config.device_id
+        self.settings = config.sync
+        self.dsn: str = self.settings.dsn or ""
+        check_dsn(self.settings.dsn)
+        self.outbox = outbox
+        self.stop = stop or threading.Event()
+        self.on_delivered = on_delivered
+        self.metrics = Metrics()
+        self._conn: psycopg.Connection | None = None
+        self._targets: dict[str, Target] = {}
+        self._last_housekeeping_us = 0
+        self._last_alert_us: int | None = None
+
+    def close(self) -> None:
+        self._drop_connection()
+
+    def _connection(self) -> tuple[psycopg.Connection, dict[str, Target]]:
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self.dsn, self.settings.connect_timeout_s, f"edge-sync {self.device_id}")
+            self._targets = {spec.name: prepare(self._conn, spec) for spec in STREAMS}
+        return self._conn, self._targets
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _on_retry(self, state: tenacity.RetryCallState) -> None:
+        self.metrics.retries += 1
+        e = state.outcome.exception() if state.outcome else None
+        log.warning("central unavailable, retrying", extra={
+            "attempt": state.attempt_number, "sleep_s": round(state.upcoming_sleep, 2),
+            "error": redact(str(e), self.dsn) if e else ""})
+
+    def _attempt(self, batch: Batch) -> tuple[list[tuple], Target, Delivery]:
+        conn, targets = self._connection()
+        target = targets[batch.stream]
+        rows = self.outbox.rows(batch, target.select, self.device_id)
+
+        def on_dead(dead: DeadRows) -> None:
+            self.outbox.record_dead_letters(batch, target.columns, dead, now_us())
+
+        try:
+            result = deliver(conn, target, self.device_id, batch.batch_no, rows, box_now_us=now_us(),
+                             skew_limit_s=self.settings.clock_skew_s, on_dead=on_dead)
+        except psycopg.Error:
+            self._drop_connection()
+            raise
+        return rows, target, result
+
+    def send(self, batch: Batch) -> None:
+        """Deliver one batch (retrying transient errors), then mark it sent. EdgeError when it cannot be."""
+        try:
+            for attempt in retrying(self.settings, self._on_retry, self.stop):
+                with attempt:
+                    rows, target, result = self._attempt(batch)
+        except psycopg.Error as e:
+            what = "unreachable" if is_transient(e) else "refused the batch"
+            raise EdgeError(f"central database {what} ({batch.stream} batch {batch.batch_no}): "
+                            f"{redact(str(e), self.dsn)}") from None
+        self.outbox.mark_sent(batch, now_us())
+        m = self.metrics
+        m.batches_sent += 1
+        m.duplicates_skipped += result.duplicate
+        m.rows_sent += 0 if result.duplicate else batch.row_count - result.dead
+        m.dead_letters += result.dead
+        m.clock_skew_rows += result.flagged
+        if result.dead:
+            message = f"{result.dead} {batch.stream} rows rejected by central, kept in sync_dead_letters"
+            log.error(message, extra={"stream": batch.stream, "batch": batch.batch_no})
+            self.outbox.alert("dead_letter", message, now_us())
+        if result.flagged:
+            log.warning("rows stamped far from central time (clock skew?)",
+                        extra={"stream": batch.stream, "batch": batch.batch_no, "rows": result.flagged})
+        if self.on_delivered:
+            self.on_delivered(batch, rows, target, result)
+
+    def step(self, draining: bool) -> None:
+        """Send unconfirmed batches, then every batch that is due (all pending rows when draining)."""
+        size = self.settings.batch_size
+        for stream in OUTBOX_STREAMS:
+            for batch in self.outbox.unsent(stream):
+                self.send(batch)
+            while not self.stop.is_set() and batch_due(self.outbox.pending(stream), now_us(), size,
+                                                         self.settings.max_wait_s, draining):
+                batch = self.outbox.cut(stream, size, now_us())
+                if batch is None:
+                    break
+                self.send(batch)
+
+    def housekeeping(self, force: bool = False) -> None:
+        """Every minute: prune sent rows past retention, alert on buffer size, refresh and log the metrics."""
+        now = now_us()
+        if not force and now - self._last_housekeeping_us < HOUSEKEEPING_S * 1e6:
+            return
+        self._last_housekeeping_us = now
+        pruned = self.outbox.prune(now - int(self.settings.retention_s * 1e6))
+        size = self.outbox.size_bytes()
+        if buffer_alert_due(size, self.settings.alert_buffer_bytes, self._last_alert_us, now):
+            self._last_alert_us = now
+            message = f"buffer is {size / 1e6:.0f} MB, over the {self.settings.alert_buffer_bytes / 1e6:.0f} MB limit"
+            log.error(message, extra={"path": str(self.outbox.path)})
+            self.outbox.alert("buffer_size", message, now)
+        self.refresh_metrics()
+        log.info("sync metrics", extra={**asdict(self.metrics), "pruned": pruned, "buffer_bytes": size})
+
+    def refresh_metrics(self) -> Metrics:
+        backlogs = [self.outbox.backlog(s) for s in OUTBOX_STREAMS]
+        oldest = min((b.oldest_us for b in backlogs if b.oldest_us is not None), default=None)
+        self.metrics.rows_pending = sum(b.rows for b in backlogs)
+        self.metrics.oldest_pending_age_s = age_s(oldest, now_us())
+        return self.metrics
+
+    def drain(self) -> Metrics:
+        """`--once`: deliver everything buffered now; EdgeError when something could not be delivered."""
+        self.step(draining=True)
+        self.housekeeping(force=True)
+        return self.metrics
+
+    def run(self) -> None:
+        """Until `stop` is set: deliver as batches come due; on a failure, log it and try again later."""
+        while not self.stop.is_set():
+            try:
+                self.step(draining=False)
+                self.housekeeping()
+            except EdgeError as e:
+                log.error(str(e))
+                self.stop.wait(self.settings.retry_max_s)
+                continue
+            self.stop.wait(self.settings.poll_s)
+
+
+def run_sync(config: BoxConfig, once: bool) -> str:
+    """The `edge sync` command: drain and report (--once), or run until SIGTERM/SIGINT."""
+    import signal
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with Outbox(config.buffer.path, synchronous=config.buffer.synchronous) as outbox:
+        agent = Agent(config, outbox, stop)
+        try:
+            if not once:
+                agent.run()
+                return "sync stopped"
+            m = agent.drain()
+        finally:
+            agent.close()
+    if m.dead_letters:
+        raise EdgeError(f"{m.dead_letters} rows rejected by central were moved to the dead-letter table "
+                        f"(sync_dead_letters in {config.buffer.path}); {m.rows_sent} rows delivered")
+    return f"delivered {m.rows_sent} rows in {m.batches_sent} batches; {m.rows_pending} pending"

@@ -1,0 +1,172 @@
+"""Central side of the sync: one batch, one transaction.
+
+The ledger row (device, stream, batch number) goes in first: if it is already there the batch was delivered
+before and is skipped whole. Otherwise the rows are sent with binary COPY straight into the target table. If
+that route is rejected (a duplicate key, a bad row) it is rolled back to a savepoint and the batch goes the
+fallback route: COPY into a temporary staging table, then INSERT ... ON CONFLICT DO NOTHING, bisecting down to
+the offending rows, which are handed back as dead letters while the rest is delivered. Upsert streams
+(per-minute counts) always take the staging route with ON CONFLICT DO UPDATE, so later values win.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import psycopg
+from psycopg import sql
+
+from edge.errors import EdgeError
+from sync.sync_binary import RowEncoder, supported
+from sync.sync_retry import is_data_error
+from sync.sync_streams import StreamSpec
+
+log = logging.getLogger("edge.sync")
+
+DeadRows = list[tuple[tuple, str]]
+
+_CATALOG = """
+    SELECT a.attname, format_type(a.atttypid, a.atttypmod),
+           CASE t.typtype WHEN 'e' THEN 'text' WHEN 'd' THEN b.typname ELSE t.typname END
+    FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type b ON b.oid = t.typbasetype
+    WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
+"""
+_LEDGER = ("INSERT INTO sync_batches (device_id, stream, batch_no, row_count) VALUES (%s, %s, %s, %s) "
+           "ON CONFLICT (device_id, stream, batch_no) DO NOTHING RETURNING now()")
+_SKEW = ("INSERT INTO sync_clock_skew (device_id, stream, batch_no, flagged_rows, min_ts, max_ts, box_clock_offset_s) "
+         "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A stream's central table as found in the catalog: columns sent (in COPY order) and the statements."""
+
+    spec: StreamSpec
+    columns: tuple[str, ...]
+    select: str                  # box expressions, same order
+    encoder: RowEncoder
+    time_index: int
+    copy: sql.Composed           # COPY straight into the table
+    stage: sql.Composed          # CREATE TEMP staging table
+    stage_copy: sql.Composed
+    from_stage: sql.Composed     # INSERT ... SELECT FROM staging ON CONFLICT ...
+
+
+def prepare(conn: psycopg.Connection, spec: StreamSpec) -> Target:
+    """Match the stream's fields against the central table; EdgeError when the schema cannot take them."""
+    catalog = {name: (decl, base) for name, decl, base in conn.execute(_CATALOG, (spec.table,)).fetchall()}
+    conn.rollback()
+    if not catalog:
+        raise EdgeError(f"central table {spec.table} does not exist or is not visible to this role: "
+                        "run `edge central migrate` on the central database")
+    chosen = []  # (box expression, central column, declared type, encoder type)
+    for field in spec.fields:
+        name = next((c for c in field.central if c in catalog), None)
+        if name is not None and not supported(catalog[name][1]):
+            log.warning("central %s.%s has type %s, not sent", spec.table, name, catalog[name][0])
+            name = None
+        if name is None:
+            if field.required:
+                raise EdgeError(f"central table {spec.table} has no usable column for {field.box} "
+                                f"(expected {' or '.join(field.central)}): run `edge central migrate`")
+            continue
+        chosen.append((field.box, name, *catalog[name]))
+    order = RowEncoder([c[3] for c in chosen]).order
+    chosen = [chosen[i] for i in order]
+    cols = sql.SQL(", ").join(sql.Identifier(c[1]) for c in chosen)
+    table, stage = sql.Identifier(spec.table), sql.Identifier(f"sync_stage_{spec.name}")
+    if spec.upsert_key:
+        updates = sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c[1]))
+                                     for c in chosen if c[1] not in spec.upsert_key)
+        conflict = sql.SQL("ON CONFLICT ({}) DO UPDATE SET {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, spec.upsert_key)), updates)
+    else:
+        conflict = sql.SQL("ON CONFLICT DO NOTHING")
+    return Target(
+        spec=spec,
+        columns=tuple(c[1] for c in chosen),
+        select=", ".join(c[0] for c in chosen),
+        encoder=RowEncoder([c[3] for c in chosen]),
+        time_index=[c[0] for c in chosen].index(spec.time_field),
+        copy=sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(table, cols),
+        stage=sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} ({}) ON COMMIT DROP").format(
+            stage, sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c[1]), sql.SQL(c[2])) for c in chosen)),
+        stage_copy=sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(stage, cols),
+        from_stage=sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} {}").format(table, cols, cols, stage, conflict),
+    )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    duplicate: bool              # the ledger already had the batch: nothing inserted
+    route: str                   # copy | staging | upsert | skipped
+    dead: int
+    flagged: int                 # rows further than the clock-skew limit from central time
+
+
+def _copy(conn: psycopg.Connection, statement: sql.Composed, payload: bytes) -> None:
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        copy.write(payload)
+
+
+def _staged(conn: psycopg.Connection, target: Target, rows: list[tuple]) -> DeadRows:
+    """Staging + INSERT ... ON CONFLICT; on a data error, bisect (each half in a savepoint) to the bad rows."""
+    conn.execute(target.stage)
+
+    def attempt(part: list[tuple]) -> DeadRows:
+        try:
+            with conn.transaction():
+                _copy(conn, target.stage_copy, target.encoder.encode(part))
+                conn.execute(target.from_stage)
+                conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(f"sync_stage_{target.spec.name}")))
+            return []
+        except psycopg.Error as e:
+            if not is_data_error(e):
+                raise
+            if len(part) == 1:
+                return [(part[0], f"{e.sqlstate}: {(str(e).strip().splitlines() or [''])[0]}")]
+            mid = len(part) // 2
+            return attempt(part[:mid]) + attempt(part[mid:])
+
+    return attempt(rows)
+
+
+def _flag_skew(conn: psycopg.Connection, target: Target, device_id: str, batch_no: int, rows: list[tuple],
+               central_now: datetime, box_now_us: int, limit_s: float) -> int:
+    now_us = int(central_now.timestamp() * 1_000_000)
+    limit_us = int(limit_s * 1_000_000)
+    skewed = [r[target.time_index] for r in rows if abs(r[target.time_index] - now_us) > limit_us]
+    if skewed:
+        ts = [datetime.fromtimestamp(t / 1e6, timezone.utc) for t in (min(skewed), max(skewed))]
+        conn.execute(_SKEW, (device_id, target.spec.name, batch_no, len(skewed), *ts, (box_now_us - now_us) / 1e6))
+    return len(skewed)
+
+
+def deliver(conn: psycopg.Connection, target: Target, device_id: str, batch_no: int, rows: list[tuple], *,
+            box_now_us: int, skew_limit_s: float, on_dead: Callable[[DeadRows], None]) -> Delivery:
+    """Deliver one batch in one central transaction. `on_dead` runs before the commit (dead letters are
+    recorded locally first, so a crash after the commit cannot lose them). Raises on non-data errors."""
+    with conn.transaction():
+        received = conn.execute(_LEDGER, (device_id, target.spec.name, batch_no, len(rows))).fetchone()
+        if received is None:
+            return Delivery(duplicate=True, route="skipped", dead=0, flagged=0)
+        dead: DeadRows = []
+        if target.spec.upsert_key:
+            route = "upsert"
+            dead = _staged(conn, target, rows)
+        else:
+            route = "copy"
+            try:
+                with conn.transaction():
+                    _copy(conn, target.copy, target.encoder.encode(rows))
+            except psycopg.Error as e:
+                if not is_data_error(e):
+                    raise
+                route = "staging"
+                dead = _staged(conn, target, rows)
+        flagged = _flag_skew(conn, target, device_id, batch_no, rows, received[0], box_now_us, skew_limit_s)
+        if dead:
+            on_dead(dead)
+    return Delivery(duplicate=False, route=route, dead=len(dead), flagged=flagged)
