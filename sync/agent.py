@@ -30,7 +30,7 @@ from sync.sync_streams import STREAMS
 log = logging.getLogger("edge.sync")
 HOUSEKEEPING_S = 60.0
 
-OnDelivered = Callable[[Batch, list[tuple], Target, Delivery], None]
+OnDelivered = Callable[[Batch, Target, Delivery], None]
 
 
 @dataclass
@@ -84,28 +84,28 @@ class Agent:
             "attempt": state.attempt_number, "sleep_s": round(state.upcoming_sleep, 2),
             "error": redact(str(e), self.dsn) if e else ""})
 
-    def _attempt(self, batch: Batch) -> tuple[list[tuple], Target, Delivery]:
+    def _attempt(self, batch: Batch) -> tuple[Target, Delivery]:
         conn, targets = self._connection()
         target = targets[batch.stream]
-        rows = self.outbox.rows(batch, target.select, self.device_id)
 
         def on_dead(dead: DeadRows) -> None:
             self.outbox.record_dead_letters(batch, target.columns, dead, now_us())
 
         try:
-            result = deliver(conn, target, self.device_id, batch.batch_no, rows, box_now_us=now_us(),
-                             skew_limit_s=self.settings.clock_skew_s, on_dead=on_dead)
+            result = deliver(conn, target, self.device_id, batch.batch_no, batch.row_count,
+                             lambda: self.outbox.rows(batch, target.select, self.device_id),
+                             box_now_us=now_us(), skew_limit_s=self.settings.clock_skew_s, on_dead=on_dead)
         except psycopg.Error:
             self._drop_connection()
             raise
-        return rows, target, result
+        return target, result
 
     def send(self, batch: Batch) -> None:
         """Deliver one batch (retrying transient errors), then mark it sent. EdgeError when it cannot be."""
         try:
             for attempt in retrying(self.settings, self._on_retry, self.stop):
                 with attempt:
-                    rows, target, result = self._attempt(batch)
+                    target, result = self._attempt(batch)
         except psycopg.Error as e:
             what = "unreachable" if is_transient(e) else "refused the batch"
             raise EdgeError(f"central database {what} ({batch.stream} batch {batch.batch_no}): "
@@ -125,7 +125,7 @@ class Agent:
             log.warning("rows stamped far from central time (clock skew?)",
                         extra={"stream": batch.stream, "batch": batch.batch_no, "rows": result.flagged})
         if self.on_delivered:
-            self.on_delivered(batch, rows, target, result)
+            self.on_delivered(batch, target, result)
 
     def step(self, draining: bool) -> None:
         """Send unconfirmed batches, then every batch that is due (all pending rows when draining)."""

@@ -11,7 +11,7 @@ the offending rows, which are handed back as dead letters while the rest is deli
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -106,9 +106,36 @@ class Delivery:
     flagged: int                 # rows further than the clock-skew limit from central time
 
 
-def _copy(conn: psycopg.Connection, statement: sql.Composed, payload: bytes) -> None:
+Chunks = Iterable[Sequence[tuple]]
+
+
+class _SkewWatch:
+    """Counts rows whose time is further than `limit_s` from central time, chunk by chunk as they stream."""
+
+    def __init__(self, time_index: int, central_now: datetime, limit_s: float) -> None:
+        self.index, self.now_us = time_index, int(central_now.timestamp() * 1_000_000)
+        self.limit_us = int(limit_s * 1_000_000)
+        self.count, self.low, self.high = 0, None, None
+
+    def watch(self, chunks: Chunks) -> Iterator[Sequence[tuple]]:
+        for rows in chunks:
+            times = [r[self.index] for r in rows if abs(r[self.index] - self.now_us) > self.limit_us]
+            if times:
+                self.count += len(times)
+                self.low = min(times) if self.low is None else min(self.low, *times)
+                self.high = max(times) if self.high is None else max(self.high, *times)
+            yield rows
+
+    def record(self, conn: psycopg.Connection, device_id: str, stream: str, batch_no: int, box_now_us: int) -> None:
+        if self.count:
+            ts = [datetime.fromtimestamp(t / 1e6, timezone.utc) for t in (self.low, self.high)]
+            conn.execute(_SKEW, (device_id, stream, batch_no, self.count, *ts, (box_now_us - self.now_us) / 1e6))
+
+
+def _copy(conn: psycopg.Connection, statement: sql.Composed, encoder: RowEncoder, chunks: Chunks) -> None:
     with conn.cursor() as cur, cur.copy(statement) as copy:
-        copy.write(payload)
+        for piece in encoder.payload(chunks):
+            copy.write(piece)
 
 
 def _staged(conn: psycopg.Connection, target: Target, rows: list[tuple]) -> DeadRows:
@@ -118,7 +145,7 @@ def _staged(conn: psycopg.Connection, target: Target, rows: list[tuple]) -> Dead
     def attempt(part: list[tuple]) -> DeadRows:
         try:
             with conn.transaction():
-                _copy(conn, target.stage_copy, target.encoder.encode(part))
+                _copy(conn, target.stage_copy, target.encoder, [part])
                 conn.execute(target.from_stage)
                 conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(f"sync_stage_{target.spec.name}")))
             return []
@@ -133,40 +160,31 @@ def _staged(conn: psycopg.Connection, target: Target, rows: list[tuple]) -> Dead
     return attempt(rows)
 
 
-def _flag_skew(conn: psycopg.Connection, target: Target, device_id: str, batch_no: int, rows: list[tuple],
-               central_now: datetime, box_now_us: int, limit_s: float) -> int:
-    now_us = int(central_now.timestamp() * 1_000_000)
-    limit_us = int(limit_s * 1_000_000)
-    skewed = [r[target.time_index] for r in rows if abs(r[target.time_index] - now_us) > limit_us]
-    if skewed:
-        ts = [datetime.fromtimestamp(t / 1e6, timezone.utc) for t in (min(skewed), max(skewed))]
-        conn.execute(_SKEW, (device_id, target.spec.name, batch_no, len(skewed), *ts, (box_now_us - now_us) / 1e6))
-    return len(skewed)
-
-
-def deliver(conn: psycopg.Connection, target: Target, device_id: str, batch_no: int, rows: list[tuple], *,
-            box_now_us: int, skew_limit_s: float, on_dead: Callable[[DeadRows], None]) -> Delivery:
-    """Deliver one batch in one central transaction. `on_dead` runs before the commit (dead letters are
-    recorded locally first, so a crash after the commit cannot lose them). Raises on non-data errors."""
+def deliver(conn: psycopg.Connection, target: Target, device_id: str, batch_no: int, row_count: int,
+            read: Callable[[], Chunks], *, box_now_us: int, skew_limit_s: float,
+            on_dead: Callable[[DeadRows], None]) -> Delivery:
+    """Deliver one batch in one central transaction; `read()` yields its rows in chunks (called again for the
+    fallback route). `on_dead` runs before the commit: dead letters are recorded locally first, so a crash
+    after the commit cannot lose them. Raises on errors other than data errors."""
     with conn.transaction():
-        received = conn.execute(_LEDGER, (device_id, target.spec.name, batch_no, len(rows))).fetchone()
+        received = conn.execute(_LEDGER, (device_id, target.spec.name, batch_no, row_count)).fetchone()
         if received is None:
             return Delivery(duplicate=True, route="skipped", dead=0, flagged=0)
+        skew = _SkewWatch(target.time_index, received[0], skew_limit_s)
         dead: DeadRows = []
-        if target.spec.upsert_key:
-            route = "upsert"
-            dead = _staged(conn, target, rows)
-        else:
-            route = "copy"
+        route = "upsert" if target.spec.upsert_key else "copy"
+        if route == "copy":
             try:
                 with conn.transaction():
-                    _copy(conn, target.copy, target.encoder.encode(rows))
+                    _copy(conn, target.copy, target.encoder, skew.watch(read()))
             except psycopg.Error as e:
                 if not is_data_error(e):
                     raise
                 route = "staging"
-                dead = _staged(conn, target, rows)
-        flagged = _flag_skew(conn, target, device_id, batch_no, rows, received[0], box_now_us, skew_limit_s)
+        if route != "copy":
+            skew = _SkewWatch(target.time_index, received[0], skew_limit_s)
+            dead = _staged(conn, target, [r for rows in skew.watch(read()) for r in rows])
+        skew.record(conn, device_id, target.spec.name, batch_no, box_now_us)
         if dead:
             on_dead(dead)
-    return Delivery(duplicate=False, route=route, dead=len(dead), flagged=flagged)
+    return Delivery(duplicate=False, route=route, dead=len(dead), flagged=skew.count)

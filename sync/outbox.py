@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,14 +125,20 @@ class Outbox:
                               (last + 1 if stream != "minutes" else next_seq, batch_no + 1, stream))
         return batch
 
-    def rows(self, batch: Batch, select: str, device_id: str) -> list[tuple]:
-        """The batch's rows in order; `select` lists the stream's column expressions (`:device` available)."""
+    def rows(self, batch: Batch, select: str, device_id: str, chunk: int = 2000) -> Iterator[list[tuple]]:
+        """The batch's rows in order, `chunk` at a time; `select` lists the stream's column expressions
+        (`:device` stands for the device id)."""
         args = {"device": device_id, "batch_no": batch.batch_no, "first": batch.first_seq, "last": batch.last_seq}
         if batch.stream == "minutes":
             sql = f"SELECT {select} FROM sync_minute_rows WHERE batch_no = :batch_no ORDER BY camera, line, minute_us"
         else:
             sql = f"SELECT {select} FROM {SEQ_TABLES[batch.stream]} WHERE seq BETWEEN :first AND :last ORDER BY seq"
-        return self.conn.execute(sql, args).fetchall()
+        cursor = self.conn.execute(sql, args)
+        try:
+            while rows := cursor.fetchmany(chunk):
+                yield rows
+        finally:
+            cursor.close()
 
     def record_dead_letters(self, batch: Batch, columns: tuple[str, ...], dead: list[tuple[tuple, str]],
                             now_us: int) -> None:

@@ -9,7 +9,7 @@ ahead of the server's COPY. The COPY column order is the encoder's (`order`): fi
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8  # signature, flags, header extension length
 TRAILER = b"\xff\xff"
@@ -97,10 +97,16 @@ class RowEncoder:
         return len(self.order).to_bytes(2, "big") + b"".join(_field(self.types[i], row[i]) for i in self.order)
 
     def encode(self, rows: Iterable[Sequence[object]]) -> bytes:
-        """The whole payload: header, one tuple per row, trailer."""
-        parts = [HEADER]
+        """The tuples of `rows`, without header or trailer."""
+        parts: list[bytes] = []
         if len(self._cache) > 100_000:
             self._cache.clear()
         self._fast(rows, parts.append, self._cache, self._slow)
-        parts.append(TRAILER)
         return b"".join(parts)
+
+    def payload(self, chunks: Iterable[Sequence[Sequence[object]]]) -> Iterator[bytes]:
+        """The whole COPY payload (header, tuples, trailer) chunk by chunk, so the server works while we read."""
+        yield HEADER
+        for rows in chunks:
+            yield self.encode(rows)
+        yield TRAILER

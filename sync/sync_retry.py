@@ -38,7 +38,7 @@ def retrying(settings: SyncSettings, on_retry: Callable[[tenacity.RetryCallState
         retry=tenacity.retry_if_exception(is_transient),
         stop=tenacity.stop_any(tenacity.stop_after_attempt(settings.retry_attempts),
                                tenacity.stop_when_event_set(stop)),
-        wait=tenacity.wait_exponential_jitter(initial=settings.retry_initial_s, max=settings.retry_max_s,
+        wait=tenacity.wait_exponential_jitter(multiplier=settings.retry_initial_s, max=settings.retry_max_s,
                                               jitter=settings.retry_initial_s),
         before_sleep=on_retry,
         sleep=stop.wait,

@@ -1,0 +1,107 @@
+"""Box side of the sync, no central database: fixed batches, cursors that never go back, pruning, policy."""
+
+from __future__ import annotations
+
+import struct
+
+from edge.buffer import Buffer
+from edge.records import CrossingEvent
+from sync.agent_policy import age_s, batch_due, buffer_alert_due
+from sync.outbox import Outbox, Pending
+from sync.sync_binary import HEADER, TRAILER, RowEncoder
+from tests.sync_helpers import crossing, fill
+
+T0 = 1_764_000_000_000_000
+SELECT = "event_id, ts_us"
+
+
+def add(path, n: int, ts_us: int = T0) -> list[CrossingEvent]:
+    events = [crossing(ts_us=ts_us + i, track_id=i) for i in range(n)]
+    with Buffer(path, synchronous="normal") as b:
+        b.record_frame(events, ts_us)
+    return events
+
+
+def rows(o: Outbox, batch, select: str = SELECT) -> list[tuple]:
+    return [r for chunk in o.rows(batch, select, "box1", chunk=2) for r in chunk]
+
+
+def test_batches_are_fixed_before_sending_and_numbered_in_order(tmp_path):
+    db = tmp_path / "b.sqlite"
+    events = add(db, 5)
+    with Outbox(db) as o:
+        assert o.pending("events") == Pending(5, T0)
+        first, second = o.cut("events", 3, T0), o.cut("events", 3, T0)
+        assert (first.batch_no, first.row_count, second.batch_no, second.row_count) == (1, 3, 2, 2)
+        assert o.cut("events", 3, T0) is None
+        add(db, 2, T0 + 100)  # rows added later never join a fixed batch: a re-send is the same rows
+        assert [r[0] for r in rows(o, second)] == [e.event_id for e in events[3:]]
+        assert [b.batch_no for b in o.unsent("events")] == [1, 2]
+        o.mark_sent(first, T0)
+        assert [b.batch_no for b in o.unsent("events")] == [2]
+        assert o.backlog("events") == Pending(4, T0 + 3)
+
+
+def test_minute_batches_snapshot_the_counts(tmp_path):
+    db = tmp_path / "b.sqlite"
+    add(db, 3)
+    with Outbox(db) as o:
+        batch = o.cut("minutes", 100, T0)
+        add(db, 2)  # the same minute changes again: a new snapshot, the fixed batch keeps its values
+        assert rows(o, batch, ":device || '/' || camera, count_in") == [("box1/door", 3)]
+        assert o.pending("minutes").rows == 1
+        later = o.cut("minutes", 100, T0)
+        assert rows(o, later, "count_in") == [(5,)]
+
+
+def test_pruning_keeps_unsent_rows_and_never_reuses_numbers(tmp_path):
+    db = tmp_path / "b.sqlite"
+    add(db, 4)
+    with Outbox(db) as o:
+        sent, unsent = o.cut("events", 2, T0), o.cut("events", 2, T0)
+        o.mark_sent(sent, T0)
+        assert o.prune(T0 + 1) == 2  # the sent batch's rows; the minute row is still waiting to be sent
+        assert [b.batch_no for b in o.unsent("events")] == [unsent.batch_no]
+        assert len(rows(o, unsent)) == 2
+        o.mark_sent(unsent, T0)
+        o.prune(T0 + 1)
+        seqs = [r[0] for r in o.conn.execute("SELECT seq FROM crossings")]
+        assert seqs == [4]  # the newest row stays, so SQLite never hands out a sent seq again
+        add(db, 1)
+        batch = o.cut("events", 10, T0)
+        assert (batch.batch_no, batch.first_seq, batch.row_count) == (3, 5, 1)
+
+
+def test_dead_letters_of_a_retried_batch_are_replaced(tmp_path):
+    db = tmp_path / "b.sqlite"
+    fill(db, 3)
+    with Outbox(db) as o:
+        batch = o.cut("events", 10, T0)
+        o.record_dead_letters(batch, ("event_id",), [(("a",), "23514: bad"), (("b",), "23514: bad")], T0)
+        o.record_dead_letters(batch, ("event_id",), [(("a",), "23514: bad")], T0)
+        assert o.dead_letter_count() == 1
+        assert o.conn.execute("SELECT row_json FROM sync_dead_letters").fetchone()[0] == '{"event_id": "a"}'
+
+
+def test_policy():
+    assert not batch_due(Pending(0, None), T0, 10, 1.0, draining=True)
+    assert batch_due(Pending(10, T0), T0, 10, 1.0, draining=False)
+    assert not batch_due(Pending(3, T0), T0 + 500_000, 10, 1.0, draining=False)
+    assert batch_due(Pending(3, T0), T0 + 1_000_000, 10, 1.0, draining=False)
+    assert batch_due(Pending(3, T0), T0, 10, 1.0, draining=True)
+    assert age_s(None, T0) == 0.0 and age_s(T0, T0 + 2_500_000) == 2.5
+    assert buffer_alert_due(11, 10, None, T0) and not buffer_alert_due(9, 10, None, T0)
+    assert not buffer_alert_due(11, 10, T0, T0 + 1_000_000)
+
+
+def test_binary_encoding_fast_and_null_paths_agree():
+    enc = RowEncoder(["text", "int8", "uuid", "timestamptz", "float4"])
+    assert enc.order == (1, 2, 3, 4, 0)
+    uid = "019ab697-e800-7508-9cd1-1db32b7f64be"
+    full = b"".join(enc.payload([[("cam", 7, uid, 946_684_800_000_001, 0.5)]]))
+    fields = (struct.pack(">iq", 8, 7) + struct.pack(">i", 16) + bytes.fromhex(uid.replace("-", ""))
+              + struct.pack(">iq", 8, 1) + struct.pack(">if", 4, 0.5) + struct.pack(">i", 3) + b"cam")
+    assert full == HEADER + struct.pack(">h", 5) + fields + TRAILER
+    with_null = b"".join(enc.payload([[(None, None, uid, 946_684_800_000_001, 0.5)]]))
+    assert with_null == (HEADER + struct.pack(">h", 5) + b"\xff\xff\xff\xff" + fields[12:-7] + b"\xff\xff\xff\xff"
+                         + TRAILER)
