@@ -37,7 +37,7 @@ EVENTS = StreamSpec("events", "counting_events", (
     _f("line", "line_name", "line", required=True),
     _f("direction", "direction", required=True),
     _f("track_id", "track_id"),
-    _f("frame", "frame_number", "frame_no", "frame"),
+    _f("frame", "frame_index", "frame_number", "frame"),
     _f("score", "confidence", "confidence_score", "score"),
     _f("model", "model_name", "model"),
     _f("device_id", "device_id"),
