@@ -1,5 +1,70 @@
 """`edge central ...`: central PostgreSQL schema commands."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Optional, TypeVar
+
 import typer
 
+from edge.errors import EdgeError
+
 central_app = typer.Typer(help="Central PostgreSQL: migrate, maintain partitions, refresh summaries.", no_args_is_help=True)
+
+DsnOpt = Annotated[str, typer.Option("--dsn", envvar="EDGE_CENTRAL_DSN", show_envvar=True,
+                                     help="central PostgreSQL DSN (an administrator role)")]
+T = TypeVar("T")
+
+
+def _run(action: Callable[[], T]) -> T:
+    """Run a library call; an EdgeError becomes one line on stderr and exit code 2."""
+    try:
+        return action()
+    except EdgeError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+
+
+@central_app.command()
+def migrate(dsn: DsnOpt) -> None:
+    """Apply the schema migrations not applied yet (each in a transaction; re-running is a no-op)."""
+    from sync.central import migrate as run
+
+    applied = _run(lambda: run(dsn))
+    typer.echo("\n".join(f"applied {name}" for name in applied) if applied else "schema up to date")
+
+
+@central_app.command()
+def maintain(
+    dsn: DsnOpt,
+    ahead_days: Annotated[int, typer.Option(help="create partitions up to this many days ahead")] = 7,
+    retention_days: Annotated[Optional[int], typer.Option(
+        help="drop partitions older than this for every table (default: partition_policy per table)")] = None,
+) -> None:
+    """Create partitions ahead, drop those past retention, report rows left in DEFAULT partitions."""
+    from sync.central_partitions import maintain as run
+
+    report = _run(lambda: run(dsn, ahead_days, retention_days))
+    for name in report.created:
+        typer.echo(f"created {name}")
+    for name in report.dropped:
+        typer.echo(f"dropped {name}")
+    for d in report.default_rows:
+        typer.echo(f"warning: {d.rows} rows of {d.table} in its DEFAULT partition, {d.oldest} .. {d.newest} "
+                   "(outside the managed range: check the clock of the boxes that sent them)", err=True)
+    if not (report.created or report.dropped):
+        typer.echo("partitions up to date")
+
+
+@central_app.command()
+def refresh(
+    dsn: DsnOpt,
+    views: Annotated[Optional[list[str]], typer.Argument(
+        help="realtime_counting_summary and/or daily_analytics_summary (default: both)")] = None,
+) -> None:
+    """REFRESH MATERIALIZED VIEW CONCURRENTLY the counting summaries (readers are not blocked)."""
+    from sync.central import SUMMARIES, refresh as run
+
+    took = _run(lambda: run(dsn, tuple(views) if views else SUMMARIES))
+    for view, seconds in took.items():
+        typer.echo(f"refreshed {view} in {seconds:.2f} s")

@@ -1,0 +1,109 @@
+"""Central PostgreSQL: connections, versioned migrations (sync/migrations/NNNN_name.sql) and summary refresh."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from edge.errors import EdgeError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SUMMARIES = ("realtime_counting_summary", "daily_analytics_summary")
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_LOCK_KEY = 0x6564676543  # advisory lock: one migrate at a time
+_SECRET = re.compile(r"(password\s*=\s*)\S+|(://[^:/@\s]+:)[^@\s]+@", re.IGNORECASE)
+
+
+def describe(e: BaseException) -> str:
+    """The first line of a driver error, with anything that looks like a password masked."""
+    line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    return _SECRET.sub(lambda m: f"{m.group(1)}***" if m.group(1) else f"{m.group(2)}***@", line)
+
+
+@contextmanager
+def connect(dsn: str, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    """A connection in UTC (partition bounds are UTC days); EdgeError naming the cause if it cannot be made."""
+    try:
+        conn = psycopg.connect(dsn, autocommit=autocommit, connect_timeout=10, options="-c TimeZone=UTC")
+    except (psycopg.Error, ValueError) as e:
+        raise EdgeError(f"cannot connect to the central database: {describe(e)}") from None
+    with conn:
+        yield conn
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    path: Path
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The migration files, in version order; a misnamed or duplicate version is an error."""
+    found: dict[str, Migration] = {}
+    for path in sorted(directory.glob("*.sql")):
+        m = _MIGRATION_NAME.match(path.name)
+        if not m:
+            raise EdgeError(f"migration file {path.name} is not named NNNN_name.sql")
+        if m.group(1) in found:
+            raise EdgeError(f"migrations {found[m.group(1)].path.name} and {path.name} share version {m.group(1)}")
+        found[m.group(1)] = Migration(m.group(1), path.stem, path)
+    return list(found.values())
+
+
+def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply the migrations not yet recorded in schema_migrations, each in its own transaction.
+
+    Returns the names applied (empty: already up to date). A recorded migration whose file changed since
+    is an error: fix forward with a new migration instead.
+    """
+    with connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, name text NOT NULL, "
+                     "checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+        applied = dict(conn.execute("SELECT version, checksum FROM schema_migrations").fetchall())
+        done = []
+        for mig in migrations(directory):
+            if mig.version in applied:
+                if applied[mig.version] != mig.checksum:
+                    raise EdgeError(f"migration {mig.name} changed after it was applied: add a new migration instead")
+                continue
+            try:
+                with conn.transaction():
+                    conn.execute(mig.path.read_text())
+                    conn.execute("INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                                 (mig.version, mig.name, mig.checksum))
+            except psycopg.Error as e:
+                raise EdgeError(f"migration {mig.name} failed (rolled back): {describe(e)}") from None
+            done.append(mig.name)
+        conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+        return done
+
+
+def refresh(dsn: str, views: tuple[str, ...] = SUMMARIES) -> dict[str, float]:
+    """REFRESH MATERIALIZED VIEW CONCURRENTLY each summary (readers are never blocked); seconds per view."""
+    unknown = set(views) - set(SUMMARIES)
+    if unknown:
+        raise EdgeError(f"unknown summary {', '.join(sorted(unknown))}: choose from {', '.join(SUMMARIES)}")
+    took = {}
+    with connect(dsn, autocommit=True) as conn:
+        for view in views:
+            start = time.perf_counter()
+            try:
+                conn.execute(sql.SQL("REFRESH MATERIALIZED VIEW CONCURRENTLY {}").format(sql.Identifier(view)))
+            except psycopg.Error as e:
+                raise EdgeError(f"refresh of {view} failed: {describe(e)}") from None
+            took[view] = time.perf_counter() - start
+    return took
