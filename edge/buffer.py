@@ -108,6 +108,12 @@ MIGRATIONS: list[str] = [
         id INTEGER PRIMARY KEY, ts_us INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL
     );
     """,
+    # 2: each stream's name in the central ledger carries a random id of this buffer, so a box whose buffer
+    # was replaced (batch numbers start again at 1) is never mistaken for a re-send of the old one's batches.
+    """
+    ALTER TABLE sync_streams ADD COLUMN ledger_stream TEXT;
+    UPDATE sync_streams SET ledger_stream = stream || ':' || lower(hex(randomblob(8)));
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

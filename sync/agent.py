@@ -92,7 +92,7 @@ class Agent:
             self.outbox.record_dead_letters(batch, target.columns, dead, now_us())
 
         try:
-            result = deliver(conn, target, self.device_id, batch.batch_no, batch.row_count,
+            result = deliver(conn, target, (self.device_id, batch.ledger_stream, batch.batch_no), batch.row_count,
                              lambda: self.outbox.rows(batch, target.select, self.device_id),
                              box_now_us=now_us(), skew_limit_s=self.settings.clock_skew_s, on_dead=on_dead)
         except psycopg.Error:

@@ -126,10 +126,10 @@ class _SkewWatch:
                 self.high = max(times) if self.high is None else max(self.high, *times)
             yield rows
 
-    def record(self, conn: psycopg.Connection, device_id: str, stream: str, batch_no: int, box_now_us: int) -> None:
+    def record(self, conn: psycopg.Connection, ledger: tuple[str, str, int], box_now_us: int) -> None:
         if self.count:
             ts = [datetime.fromtimestamp(t / 1e6, timezone.utc) for t in (self.low, self.high)]
-            conn.execute(_SKEW, (device_id, stream, batch_no, self.count, *ts, (box_now_us - self.now_us) / 1e6))
+            conn.execute(_SKEW, (*ledger, self.count, *ts, (box_now_us - self.now_us) / 1e6))
 
 
 def _copy(conn: psycopg.Connection, statement: sql.Composed, encoder: RowEncoder, chunks: Chunks) -> None:
@@ -160,14 +160,14 @@ def _staged(conn: psycopg.Connection, target: Target, rows: list[tuple]) -> Dead
     return attempt(rows)
 
 
-def deliver(conn: psycopg.Connection, target: Target, device_id: str, batch_no: int, row_count: int,
+def deliver(conn: psycopg.Connection, target: Target, ledger: tuple[str, str, int], row_count: int,
             read: Callable[[], Chunks], *, box_now_us: int, skew_limit_s: float,
             on_dead: Callable[[DeadRows], None]) -> Delivery:
-    """Deliver one batch in one central transaction; `read()` yields its rows in chunks (called again for the
-    fallback route). `on_dead` runs before the commit: dead letters are recorded locally first, so a crash
+    """Deliver one batch in one central transaction. `ledger` is its key (device id, ledger stream name,
+    batch number); `read()` yields its rows in chunks (called again for the fallback route). `on_dead` runs before the commit: dead letters are recorded locally first, so a crash
     after the commit cannot lose them. Raises on errors other than data errors."""
     with conn.transaction():
-        received = conn.execute(_LEDGER, (device_id, target.spec.name, batch_no, row_count)).fetchone()
+        received = conn.execute(_LEDGER, (*ledger, row_count)).fetchone()
         if received is None:
             return Delivery(duplicate=True, route="skipped", dead=0, flagged=0)
         skew = _SkewWatch(target.time_index, received[0], skew_limit_s)
@@ -184,7 +184,7 @@ def deliver(conn: psycopg.Connection, target: Target, device_id: str, batch_no: 
         if route != "copy":
             skew = _SkewWatch(target.time_index, received[0], skew_limit_s)
             dead = _staged(conn, target, [r for rows in skew.watch(read()) for r in rows])
-        skew.record(conn, device_id, target.spec.name, batch_no, box_now_us)
+        skew.record(conn, ledger, box_now_us)
         if dead:
             on_dead(dead)
     return Delivery(duplicate=False, route=route, dead=len(dead), flagged=skew.count)

@@ -23,6 +23,7 @@ STREAMS = ("events", "minutes", "camera_health", "box_health")
 @dataclass(frozen=True)
 class Batch:
     stream: str
+    ledger_stream: str           # the stream's name in the central ledger: unique to this buffer
     batch_no: int
     first_seq: int
     last_seq: int
@@ -55,10 +56,10 @@ class Outbox:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _cursor(self, stream: str) -> tuple[int, int]:
-        next_seq, next_batch_no = self.conn.execute(
-            "SELECT next_seq, next_batch_no FROM sync_streams WHERE stream = ?", (stream,)).fetchone()
-        return next_seq, next_batch_no
+    def _cursor(self, stream: str) -> tuple[int, int, str]:
+        next_seq, next_batch_no, ledger = self.conn.execute(
+            "SELECT next_seq, next_batch_no, ledger_stream FROM sync_streams WHERE stream = ?", (stream,)).fetchone()
+        return next_seq, next_batch_no, ledger
 
     def pending(self, stream: str) -> Pending:
         if stream == "minutes":
@@ -67,7 +68,7 @@ class Outbox:
                 "USING (camera, line, minute_us)").fetchone()
             return Pending(n, oldest)
         table = SEQ_TABLES[stream]
-        next_seq, _ = self._cursor(stream)
+        next_seq, _, _ = self._cursor(stream)
         n = self.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE seq >= ?", (next_seq,)).fetchone()[0]
         oldest = self.conn.execute(f"SELECT ts_us FROM {table} WHERE seq >= ? ORDER BY seq LIMIT 1",
                                    (next_seq,)).fetchone()
@@ -93,15 +94,16 @@ class Outbox:
     def unsent(self, stream: str) -> list[Batch]:
         """Batches fixed but not yet confirmed by central, oldest first."""
         rows = self.conn.execute(
-            "SELECT stream, batch_no, first_seq, last_seq, row_count, created_us FROM sync_batches "
-            "WHERE stream = ? AND sent_us IS NULL ORDER BY batch_no", (stream,)).fetchall()
+            "SELECT b.stream, s.ledger_stream, b.batch_no, b.first_seq, b.last_seq, b.row_count, b.created_us "
+            "FROM sync_batches b JOIN sync_streams s USING (stream) "
+            "WHERE b.stream = ? AND b.sent_us IS NULL ORDER BY b.batch_no", (stream,)).fetchall()
         return [Batch(*r) for r in rows]
 
     def cut(self, stream: str, limit: int, now_us: int) -> Batch | None:
         """Fix the next batch of up to `limit` rows not yet batched; None when there are none."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            next_seq, batch_no = self._cursor(stream)
+            next_seq, batch_no, ledger = self._cursor(stream)
             if stream == "minutes":
                 n = self.conn.execute(
                     "INSERT INTO sync_minute_rows SELECT ?, camera, line, minute_us, count_in, count_out, updated_us "
@@ -118,7 +120,7 @@ class Outbox:
                 first = next_seq
             if n == 0:
                 return None
-            batch = Batch(stream, batch_no, first, last, n, now_us)
+            batch = Batch(stream, ledger, batch_no, first, last, n, now_us)
             self.conn.execute("INSERT INTO sync_batches (stream, batch_no, first_seq, last_seq, row_count, created_us) "
                               "VALUES (?, ?, ?, ?, ?, ?)", (stream, batch_no, first, last, n, now_us))
             self.conn.execute("UPDATE sync_streams SET next_seq = ?, next_batch_no = ? WHERE stream = ?",
