@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from operator import itemgetter
 
 import psycopg
 from psycopg import sql
@@ -45,7 +46,7 @@ class Target:
 
     spec: StreamSpec
     columns: tuple[str, ...]
-    select: str                  # box expressions, same order
+    select: str                  # box expressions, same order (text ones joined when packed)
     encoder: RowEncoder
     time_index: int
     copy: sql.Composed           # COPY straight into the table
@@ -73,8 +74,11 @@ def prepare(conn: psycopg.Connection, spec: StreamSpec) -> Target:
                                 f"(expected {' or '.join(field.central)}): run `edge central migrate`")
             continue
         chosen.append((field.box, name, *catalog[name]))
-    order = RowEncoder([c[3] for c in chosen]).order
-    chosen = [chosen[i] for i in order]
+    encoder = RowEncoder([c[3] for c in chosen], packed_text=spec.packed_text)
+    chosen = [chosen[i] for i in encoder.order]
+    boxed = [c[0] for c in chosen]
+    if spec.packed_text:
+        boxed[encoder.n_fixed:] = [" || char(31) || ".join(f"({b})" for b in boxed[encoder.n_fixed:])]
     cols = sql.SQL(", ").join(sql.Identifier(c[1]) for c in chosen)
     table, stage = sql.Identifier(spec.table), sql.Identifier(f"sync_stage_{spec.name}")
     if spec.upsert_key:
@@ -87,8 +91,8 @@ def prepare(conn: psycopg.Connection, spec: StreamSpec) -> Target:
     return Target(
         spec=spec,
         columns=tuple(c[1] for c in chosen),
-        select=", ".join(c[0] for c in chosen),
-        encoder=RowEncoder([c[3] for c in chosen]),
+        select=", ".join(boxed),
+        encoder=encoder,
         time_index=[c[0] for c in chosen].index(spec.time_field),
         copy=sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(table, cols),
         stage=sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} ({}) ON COMMIT DROP").format(
@@ -118,9 +122,11 @@ class _SkewWatch:
         self.count, self.low, self.high = 0, None, None
 
     def watch(self, chunks: Chunks) -> Iterator[Sequence[tuple]]:
+        key = itemgetter(self.index)
+        low, high = self.now_us - self.limit_us, self.now_us + self.limit_us
         for rows in chunks:
-            times = [r[self.index] for r in rows if abs(r[self.index] - self.now_us) > self.limit_us]
-            if times:
+            if rows and (key(min(rows, key=key)) < low or key(max(rows, key=key)) > high):
+                times = [r[self.index] for r in rows if not low <= r[self.index] <= high]
                 self.count += len(times)
                 self.low = min(times) if self.low is None else min(self.low, *times)
                 self.high = max(times) if self.high is None else max(self.high, *times)

@@ -30,6 +30,7 @@ _FIXED: dict[str, tuple[str, int, str]] = {
 }
 _SCOPE = {"fromhex": bytes.fromhex}
 _TEXT = {"text", "varchar", "bpchar", "name"}
+SEP = "\x1f"  # joins packed text values
 
 
 def supported(type_name: str) -> bool:
@@ -58,18 +59,25 @@ def _field(type_name: str, v: object) -> bytes:
 
 
 class RowEncoder:
-    """Encode rows whose values are in `types` order into one binary COPY payload (columns in `order`)."""
+    """Encode rows into binary COPY tuples, columns in `order` (fixed-width types first, then text).
 
-    def __init__(self, types: Sequence[str]) -> None:
+    Rows hold their values in `order`. With `packed_text`, the text values instead come as ONE string, joined
+    by SEP, after the fixed-width ones: one value for SQLite to build rather than several for Python to fetch
+    (only for text columns that are never NULL and never contain SEP).
+    """
+
+    def __init__(self, types: Sequence[str], packed_text: bool = False) -> None:
         if bad := [t for t in types if not supported(t)]:
             raise ValueError(f"column type {bad[0]} is not supported by the binary encoder")
-        self.types = tuple(types)
         fixed = [i for i, t in enumerate(types) if t in _FIXED]
         text = [i for i, t in enumerate(types) if t in _TEXT]
         self.order = tuple(fixed + text)
-        fmt = ">h" + "".join("i" + _FIXED[types[i]][0] for i in fixed)
-        args = ", ".join(f"{_FIXED[types[i]][1]}, {_FIXED[types[i]][2].format(v=f'r[{i}]')}" for i in fixed)
-        key = "(" + "".join(f"r[{i}], " for i in text) + ")"
+        self.types = tuple(types[i] for i in self.order)
+        self.packed_text = packed_text
+        n_fixed = len(fixed)
+        fmt = ">h" + "".join("i" + _FIXED[t][0] for t in self.types[:n_fixed])
+        args = ", ".join(f"{_FIXED[t][1]}, {_FIXED[t][2].format(v=f'r[{i}]')}" for i, t in enumerate(self.types[:n_fixed]))
+        key = f"r[{n_fixed}]" if packed_text else "(" + "".join(f"r[{i}], " for i in range(n_fixed, len(types))) + ")"
         # Generated once per type list: a per-row loop without per-column Python calls.
         source = (
             "def fast(rows, out, cache, slow):\n"
@@ -85,16 +93,27 @@ class RowEncoder:
             "            tail = cache[k] = text(k)\n"
             "        out(head + tail)\n"
         )
-        helpers = {"pack": struct.Struct(fmt).pack, "text": self._text}
-        self._fast = _compile(source, "fast", helpers)
-        self._cache: dict[tuple, bytes] = {}
+        self._fast = _compile(source, "fast", {"pack": struct.Struct(fmt).pack, "text": self._text})
+        self._cache: dict[object, bytes] = {}
+        self.n_fixed = self._n_fixed = n_fixed
 
-    @staticmethod
-    def _text(values: tuple) -> bytes:
-        return b"".join(_field("text", v) for v in values)
+    def _values(self, row: Sequence[object]) -> Sequence[object]:
+        """A row's values in `order` (text unpacked)."""
+        if not self.packed_text:
+            return row
+        texts = str(row[self._n_fixed]).split(SEP)
+        if len(texts) != len(self.types) - self._n_fixed:
+            raise ValueError(f"a text value contains the separator {SEP!r}: {row[self._n_fixed]!r}")
+        return [*row[:self._n_fixed], *texts]
+
+    def _text(self, key: object) -> bytes:
+        """The encoded text columns for a cache key (a tuple of values, or the packed string)."""
+        values = self._values([*[None] * self._n_fixed, key])[self._n_fixed:] if self.packed_text else key
+        return b"".join(_field("text", v) for v in values)  # type: ignore[union-attr]
 
     def _slow(self, row: Sequence[object]) -> bytes:
-        return len(self.order).to_bytes(2, "big") + b"".join(_field(self.types[i], row[i]) for i in self.order)
+        values = self._values(row)
+        return len(self.types).to_bytes(2, "big") + b"".join(_field(t, v) for t, v in zip(self.types, values))
 
     def encode(self, rows: Iterable[Sequence[object]]) -> bytes:
         """The tuples of `rows`, without header or trailer."""

@@ -24,6 +24,7 @@ class StreamSpec:
     fields: tuple[Field, ...]
     time_field: str              # box expression of the row's time (clock-skew flag, lag)
     upsert_key: tuple[str, ...] = ()  # set: rows are upserted on this key (later values win), never COPYed
+    packed_text: bool = False    # text fields never NULL: fetched from SQLite as one joined string
 
 
 def _f(box: str, *central: str, required: bool = False) -> Field:
@@ -41,7 +42,7 @@ EVENTS = StreamSpec("events", "counting_events", (
     _f("score", "confidence", "confidence_score", "score"),
     _f("model", "model_name", "model"),
     _f("device_id", "device_id"),
-), time_field="ts_us")
+), time_field="ts_us", packed_text=True)
 
 MINUTES = StreamSpec("minutes", "counting_results", (
     _f(":device || '/' || camera", "camera_id", required=True),
@@ -51,7 +52,7 @@ MINUTES = StreamSpec("minutes", "counting_results", (
     _f("count_out", "count_out", required=True),
     _f("count_in + count_out", "total_count"),
     _f("updated_us", "updated_at", "box_updated_at"),
-), time_field="minute_us", upsert_key=("camera_id", "line_name", "result_timestamp"))
+), time_field="minute_us", upsert_key=("camera_id", "line_name", "result_timestamp"), packed_text=True)
 
 CAMERA_HEALTH = StreamSpec("camera_health", "camera_health", (
     _f("device_id || '/' || camera", "camera_id", required=True),

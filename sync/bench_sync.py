@@ -1,0 +1,209 @@
+"""`python -m sync.bench_sync`: sync agent throughput and lag on a throwaway PostgreSQL (../shared/tools/pg_temp.sh).
+
+Throughput: a box buffer of N crossings (spread over the last hour, so they land in daily partitions) is
+drained by the agent into the central tables, alternating with a plain `executemany` INSERT of the same rows
+(pipelined by psycopg) into the same table; the tables are emptied between runs. Reported: rows/s of each and
+the median of the per-pair ratios (drifting machine load cancels out).
+Lag: a producer records crossings at a steady rate while the agent runs with the default settings; each
+event's lag is the central commit time of its batch minus its box commit time (same clock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psycopg
+
+from edge.buffer import Buffer
+from edge.config import BoxConfig
+from edge.paths import REPO_ROOT
+from edge.records import CrossingEvent, now_us, uuid7
+from sync.agent import Agent
+from sync.deliver import Delivery, Target
+from sync.outbox import Batch, Outbox
+
+PG_TEMP = REPO_ROOT.parent / "shared" / "tools" / "pg_temp.sh"
+DEVICE = "bench1"
+HOUR_US = 3_600_000_000
+
+
+@contextmanager
+def throwaway_server() -> Iterator[str]:
+    """A PostgreSQL 15 on 127.0.0.1 in a fresh /tmp directory; its admin URL. Stopped and removed after."""
+    import socket
+
+    directory = tempfile.mkdtemp(prefix="pg.bench_sync.", dir="/tmp")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    try:
+        out = subprocess.run(["bash", str(PG_TEMP), "start", directory, str(port)], check=True,
+                             capture_output=True, text=True)
+        yield out.stdout.strip().splitlines()[-1]
+    finally:
+        subprocess.run(["bash", str(PG_TEMP), "stop", directory], capture_output=True)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def edge(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "edge.cli", *args], check=True, capture_output=True, text=True)
+
+
+def setup_central(admin_url: str) -> tuple[str, str]:
+    """A migrated database with today's partitions and the bench box's role: (admin DSN, box DSN)."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE bench_sync")
+    admin = admin_url.rsplit("/", 1)[0] + "/bench_sync"
+    edge("central", "migrate", "--dsn", admin)
+    edge("central", "maintain", "--dsn", admin)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        role = conn.execute("SELECT sync_device_role(%s)", (DEVICE,)).fetchone()[0]
+    return admin, admin.replace("postgres@", f"{role}@", 1)
+
+
+def fill(path: Path, n: int, cameras: int = 8) -> None:
+    """`n` crossings over the last hour, 100 per transaction (as a busy box records frames)."""
+    start = now_us() - HOUR_US
+    step = HOUR_US // max(n, 1)
+    with Buffer(path, synchronous="normal") as b:
+        for first in range(0, n, 100):
+            frame = []
+            for i in range(first, min(n, first + 100)):
+                ts = start + i * step
+                frame.append(CrossingEvent(uuid7(ts), DEVICE, f"cam{i % cameras}", f"line{i % 2}",
+                                           ("in", "out")[i % 3 == 0], i, ts, i // 10, 0.87, "yolox-nano"))
+            b.record_frame(frame, now_us())
+
+
+def reset(admin: str, buffer: Path) -> None:
+    """Empty the central tables and make the whole buffer unsent again."""
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("TRUNCATE counting_events, counting_results, sync_batches")
+        conn.execute("VACUUM ANALYZE counting_events")
+    with Buffer(buffer, synchronous="normal") as b, b.conn:
+        b.conn.execute("DELETE FROM sync_batches")
+        b.conn.execute("DELETE FROM sync_minute_rows")
+        b.conn.execute("UPDATE sync_streams SET next_seq = 1, next_batch_no = 1")
+        b.conn.execute("INSERT OR IGNORE INTO sync_dirty_minutes SELECT camera, line, minute_us FROM minute_counts")
+
+
+def config(buffer: Path, dsn: str, **sync: object) -> BoxConfig:
+    return BoxConfig(device_id=DEVICE, buffer={"path": buffer, "synchronous": "normal"}, sync={"dsn": dsn, **sync})
+
+
+def agent_run(buffer: Path, dsn: str) -> float:
+    """Drain the buffer like `edge sync --once` (crossings and their per-minute counts): seconds."""
+    with Outbox(buffer) as outbox:
+        agent = Agent(config(buffer, dsn), outbox)
+        try:
+            t = time.perf_counter()
+            agent.drain()
+            return time.perf_counter() - t
+        finally:
+            agent.close()
+
+
+def baseline_run(buffer: Path, dsn: str) -> float:
+    """The same crossings with a pipelined executemany INSERT: seconds (row conversion not timed)."""
+    with Buffer(buffer, synchronous="normal") as b:
+        rows = [(uuid.UUID(e), d, f"{d}/{c}", ln, dr, tr, datetime.fromtimestamp(ts / 1e6, timezone.utc), fr, sc, mo)
+                for e, d, c, ln, dr, tr, ts, fr, sc, mo in b.conn.execute(
+                    "SELECT event_id, device_id, camera, line, direction, track_id, ts_us, frame, score, model "
+                    "FROM crossings ORDER BY seq")]
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        t = time.perf_counter()
+        cur.executemany("INSERT INTO counting_events (event_id, device_id, camera_id, line_name, direction, "
+                        "track_id, event_ts, frame_index, score, model) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                        rows)
+        conn.commit()
+        return time.perf_counter() - t
+
+
+def throughput(admin: str, dsn: str, work: Path, events: int, pairs: int) -> dict[str, float]:
+    buffer = work / "throughput.sqlite"
+    fill(buffer, events)
+    agent_rates, base_rates = [], []
+    for _ in range(pairs):
+        for run, rates in ((baseline_run, base_rates), (agent_run, agent_rates)):
+            reset(admin, buffer)
+            rates.append(events / run(buffer, dsn))
+    with psycopg.connect(admin) as conn:
+        default_rows = conn.execute("SELECT COUNT(*) FROM counting_events_default").fetchone()[0]
+        delivered = conn.execute("SELECT COUNT(*) FROM counting_events").fetchone()[0]
+    assert delivered == events and default_rows == 0, (delivered, default_rows)
+    return {"agent": statistics.median(agent_rates), "baseline": statistics.median(base_rates),
+            "ratio": statistics.median(a / b for a, b in zip(agent_rates, base_rates))}
+
+
+def lag(dsn: str, work: Path, seconds: float, rate: int) -> list[float]:
+    """Per-event lag (s) from box commit to central commit, the agent running with default settings."""
+    buffer = work / "lag.sqlite"
+    lags: list[float] = []
+    stop = threading.Event()
+
+    def on_delivered(batch: Batch, target: Target, result: Delivery) -> None:
+        if batch.stream == "events" and not result.duplicate:
+            done = now_us()
+            lags.extend((done - ts) / 1e6 for (ts,) in outbox.conn.execute(
+                "SELECT ts_us FROM crossings WHERE seq BETWEEN ? AND ?", (batch.first_seq, batch.last_seq)))
+
+    def produce() -> None:
+        per_frame, interval = max(1, rate // 50), 1 / 50  # 50 frames/s with crossings across the cameras
+        with Buffer(buffer, synchronous="normal") as b:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                ts = now_us()
+                b.record_frame([CrossingEvent(uuid7(ts), DEVICE, f"cam{i % 8}", "line0", "in", i, ts, 0, 0.9, "m")
+                                for i in range(per_frame)], ts)
+                time.sleep(interval)
+        time.sleep(3)  # let the last batches go
+        stop.set()
+
+    with Buffer(buffer):
+        pass
+    with Outbox(buffer) as outbox:
+        agent = Agent(config(buffer, dsn), outbox, stop, on_delivered)
+        producer = threading.Thread(target=produce)
+        producer.start()
+        try:
+            agent.run()
+        finally:
+            agent.close()
+            producer.join()
+    return lags
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=500_000, help="crossings in the throughput buffer")
+    parser.add_argument("--pairs", type=int, default=3, help="alternating agent/baseline runs")
+    parser.add_argument("--lag-seconds", type=float, default=20.0)
+    parser.add_argument("--lag-rate", type=int, default=2000, help="crossings per second while measuring lag")
+    args = parser.parse_args(argv)
+    with throwaway_server() as url, tempfile.TemporaryDirectory(prefix="bench_sync.") as tmp:
+        admin, dsn = setup_central(url)
+        tp = throughput(admin, dsn, Path(tmp), args.events, args.pairs)
+        lags = sorted(lag(dsn, Path(tmp), args.lag_seconds, args.lag_rate))
+    p = statistics.quantiles(lags, n=100)
+    print(f"events: {args.events} per run, {args.pairs} alternating pairs; load: {open('/proc/loadavg').read().split()[:3]}")
+    print(f"agent (binary COPY + ledger, partitioned): {tp['agent']:,.0f} rows/s")
+    print(f"baseline (pipelined executemany INSERT):   {tp['baseline']:,.0f} rows/s")
+    print(f"ratio (median of pairs): {tp['ratio']:.2f}x")
+    print(f"lag box commit -> central commit over {len(lags)} events at {args.lag_rate}/s: "
+          f"p50 {p[49]:.3f} s, p95 {p[94]:.3f} s, max {lags[-1]:.3f} s")
+
+
+if __name__ == "__main__":
+    main()
