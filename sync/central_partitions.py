@@ -76,20 +76,22 @@ class _Table:
         return f"{self.name}_p{start:%Y%m%d}" if self.granularity == "day" else f"{self.name}_p{start:%Y%m}"
 
 
-def maintain(dsn: str, ahead_days: int = 7, retention_days: int | None = None) -> MaintainReport:
+def maintain(dsn: str, ahead_days: int = 7, retention_days: int | None = None,
+             backfill_days: int = 0) -> MaintainReport:
     """Create, retire and report partitions of every table in partition_policy.
 
-    `retention_days`, when given, overrides each table's policy for this run.
+    `retention_days`, when given, overrides each table's policy for this run; `backfill_days` also creates
+    the partitions of that many past days (within retention), before importing history in bulk.
     """
-    if ahead_days < 0 or (retention_days is not None and retention_days < 1):
-        raise EdgeError("--ahead-days must be >= 0 and --retention-days >= 1")
+    if ahead_days < 0 or backfill_days < 0 or (retention_days is not None and retention_days < 1):
+        raise EdgeError("--ahead-days and --backfill-days must be >= 0, --retention-days >= 1")
     report = MaintainReport()
     with connect(dsn, autocommit=True) as conn:
         try:
             tables = _tables(conn, retention_days)
             now = conn.execute("SELECT now()").fetchone()[0]
             for table in tables:
-                _maintain_table(conn, table, now, timedelta(days=ahead_days), report)
+                _maintain_table(conn, table, now, timedelta(days=ahead_days), timedelta(days=backfill_days), report)
         except psycopg.Error as e:
             raise EdgeError(f"partition maintenance failed: {describe(e)}") from None
     return report
@@ -111,11 +113,11 @@ def _tables(conn: psycopg.Connection, retention_days: int | None) -> list[_Table
 
 
 def _maintain_table(conn: psycopg.Connection, table: _Table, now: datetime, ahead: timedelta,
-                    report: MaintainReport) -> None:
+                    backfill: timedelta, report: MaintainReport) -> None:
     bounds = conn.execute(_BOUNDS, (table.name,)).fetchall()
     cutoff, horizon = now - table.retention, now + ahead
     wanted = set()
-    start = table.start(now)
+    start = table.start(max(now - backfill, cutoff))
     while start < horizon:
         wanted.add(start)
         start = table.next(start)

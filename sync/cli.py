@@ -40,11 +40,12 @@ def maintain(
     ahead_days: Annotated[int, typer.Option(help="create partitions up to this many days ahead")] = 7,
     retention_days: Annotated[Optional[int], typer.Option(
         help="drop partitions older than this for every table (default: partition_policy per table)")] = None,
+    backfill_days: Annotated[int, typer.Option(help="also create partitions this many days back (history import)")] = 0,
 ) -> None:
     """Create partitions ahead, drop those past retention, report rows left in DEFAULT partitions."""
     from sync.central_partitions import maintain as run
 
-    report = _run(lambda: run(dsn, ahead_days, retention_days))
+    report = _run(lambda: run(dsn, ahead_days, retention_days, backfill_days))
     for name in report.created:
         typer.echo(f"created {name}")
     for name in report.dropped:

@@ -1,0 +1,169 @@
+"""Central PostgreSQL schema on a real server: migrations, partitions, health ingest, refresh, CLI errors."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from edge.cli import app
+from edge.errors import EdgeError
+from sync.central import MIGRATIONS_DIR, migrate, migrations, refresh
+from sync.central_partitions import maintain
+
+NOW = datetime.now(timezone.utc)
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, ["central", *args])
+
+
+def partition_of(conn: psycopg.Connection, table: str, where: str) -> list[str]:
+    return [r[0] for r in conn.execute(f"SELECT tableoid::regclass::text FROM {table} WHERE {where}")]
+
+
+def event(conn: psycopg.Connection, ts: datetime, camera: str = "shop12-box1/door") -> None:
+    conn.execute("INSERT INTO counting_events (event_id, device_id, camera_id, line_name, direction, track_id, "
+                 "event_ts, frame_index, score, model) VALUES (gen_random_uuid(), split_part(%s, '/', 1), %s, "
+                 "'entry', 'in', 7, %s, 42, 0.9, 'yolox_nano')", (camera, camera, ts))
+
+
+def test_migrate_on_empty_database_then_no_op(pg_dsn: str) -> None:
+    r = run("migrate", "--dsn", pg_dsn)
+    assert r.exit_code == 0, r.output
+    assert "applied 0001_central_schema" in r.output and "applied 0002_summaries" in r.output
+    assert migrate(pg_dsn) == []
+    r = run("migrate", "--dsn", pg_dsn)
+    assert r.exit_code == 0 and r.output.strip() == "schema up to date"
+    with psycopg.connect(pg_dsn) as conn:
+        recorded = [v for (v,) in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+        kinds = dict(conn.execute("SELECT relname, relkind FROM pg_class WHERE relname IN "
+                                  "('counting_events', 'camera_events', 'daily_analytics_summary')").fetchall())
+    assert recorded == [m.version for m in migrations()]
+    assert kinds == {"counting_events": "p", "camera_events": "p", "daily_analytics_summary": "m"}
+
+
+def test_migration_changed_after_apply_is_refused(pg_dsn: str, tmp_path: Path) -> None:
+    shutil.copytree(MIGRATIONS_DIR, tmp_path / "m")
+    migrate(pg_dsn, tmp_path / "m")
+    with open(tmp_path / "m" / "0002_summaries.sql", "a") as f:
+        f.write("\n-- edited\n")
+    with pytest.raises(EdgeError, match="0002_summaries changed after it was applied"):
+        migrate(pg_dsn, tmp_path / "m")
+
+
+def test_rows_land_in_their_partitions_and_strays_in_default(pg_dsn: str) -> None:
+    migrate(pg_dsn)
+    maintain(pg_dsn)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        event(conn, NOW)
+        event(conn, NOW + timedelta(days=400))  # a box clock a year off
+        event(conn, NOW - timedelta(days=3650))
+        conn.execute("INSERT INTO counting_results (camera_id, line_name, result_timestamp, count_in, count_out) "
+                     "VALUES ('shop12-box1/door', 'entry', date_trunc('minute', now()), 3, 1)")
+        conn.execute("INSERT INTO box_health (device_id, health_ts, cpu_percent) VALUES ('shop12-box1', now(), 12)")
+        assert partition_of(conn, "counting_events", "event_ts <= now() + interval '1 day'") == [
+            f"counting_events_p{NOW:%Y%m%d}", "counting_events_default"]
+        assert partition_of(conn, "counting_events", "event_ts > now() + interval '1 day'") == [
+            "counting_events_default"]
+        assert partition_of(conn, "counting_results", "true") == [f"counting_results_p{NOW:%Y%m}"]
+        assert partition_of(conn, "box_health", "true") == [f"box_health_p{NOW:%Y%m%d}"]
+        assert conn.execute("SELECT device_id FROM counting_results").fetchone() == ("shop12-box1",)
+    report = maintain(pg_dsn)
+    assert [(d.table, d.rows) for d in report.default_rows] == [("counting_events", 2)]
+    r = run("maintain", "--dsn", pg_dsn)
+    assert r.exit_code == 0
+    assert "warning: 2 rows of counting_events in its DEFAULT partition" in r.stderr
+
+
+def test_maintenance_creates_ahead_moves_parked_rows_and_retires(pg_dsn: str) -> None:
+    migrate(pg_dsn)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        event(conn, NOW - timedelta(days=2))  # before any partition exists: parked in DEFAULT
+    report = maintain(pg_dsn, ahead_days=3)
+    days = [f"counting_events_p{NOW + timedelta(days=d):%Y%m%d}" for d in (-2, 0, 1, 2, 3)]
+    assert set(days) <= set(report.created)
+    assert report.default_rows == []
+    assert maintain(pg_dsn, ahead_days=3).created == []
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        assert partition_of(conn, "counting_events", "true") == [days[0]]
+    report = maintain(pg_dsn, ahead_days=3, retention_days=1)
+    assert days[0] in report.dropped
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM counting_events").fetchone()[0] == 0
+        assert conn.execute("SELECT to_regclass(%s)", (days[0],)).fetchone()[0] is None
+    backfilled = maintain(pg_dsn, backfill_days=40).created
+    assert f"counting_events_p{NOW - timedelta(days=40):%Y%m%d}" in backfilled
+    assert f"stream_quality_metrics_p{NOW - timedelta(days=31):%Y%m%d}" not in backfilled  # retention 30
+
+
+def test_health_reports_feed_latest_status_and_time_series(pg_dsn: str) -> None:
+    migrate(pg_dsn)
+    maintain(pg_dsn)
+    t0 = NOW.replace(microsecond=0)
+    reports = [(t0, "online", 10.0, 9.9, 0.01), (t0 + timedelta(seconds=30), "degraded", 10.0, 6.5, 0.35),
+               (t0 - timedelta(seconds=30), "online", 10.0, 9.9, 0.0)]  # late, older report
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        for _ in range(2):  # the second round is a re-delivery
+            with conn.cursor().copy("COPY camera_health (camera_id, health_ts, status, fps_in, fps_processed, "
+                                    "drop_rate) FROM STDIN") as copy:
+                for r in reports:
+                    copy.write_row(("shop12-box1/door", *r))
+        latest = conn.execute("SELECT status, health_ts, round(stream_quality_score::numeric, 2)::float8, device_id "
+                              "FROM camera_health").fetchall()
+        series = conn.execute("SELECT count(*), count(*) FILTER (WHERE quality_score < 0.8) "
+                              "FROM stream_quality_metrics").fetchone()
+        perf = conn.execute("SELECT count(*) FROM camera_performance_metrics").fetchone()[0]
+        changes = [m for (m,) in conn.execute("SELECT message FROM camera_events ORDER BY event_ts")]
+    assert latest == [("degraded", t0 + timedelta(seconds=30), pytest.approx(0.65), "shop12-box1")]
+    assert series == (3, 1) and perf == 3
+    assert changes == ["new -> online", "online -> degraded"]
+
+
+def test_check_camera_performance(pg_dsn: str) -> None:
+    migrate(pg_dsn)
+    maintain(pg_dsn)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO devices (device_id) VALUES ('shop12-box1')")
+        conn.execute("INSERT INTO camera_configurations (camera_id, device_id, camera_name) VALUES "
+                     "('shop12-box1/door', 'shop12-box1', 'door'), ('shop12-box1/till', 'shop12-box1', 'till')")
+        conn.execute("INSERT INTO camera_health (camera_id, health_ts, status, fps_in, fps_processed, drop_rate, "
+                     "latency_p95_ms) VALUES ('shop12-box1/door', now(), 'degraded', 10, 3, 0.7, 450)")
+        alerts = {(c, t) for c, t, _, _ in conn.execute("SELECT * FROM check_camera_performance()")}
+    assert alerts == {("shop12-box1/door", "high_latency"), ("shop12-box1/door", "frame_drops"),
+                      ("shop12-box1/door", "low_fps"), ("shop12-box1/till", "no_heartbeat")}
+
+
+def test_concurrent_refresh_does_not_block_readers(pg_dsn: str) -> None:
+    migrate(pg_dsn)
+    maintain(pg_dsn)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn, psycopg.connect(pg_dsn) as reader:
+        conn.execute("INSERT INTO counting_results (camera_id, line_name, result_timestamp, count_in, count_out) "
+                     "VALUES ('shop12-box1/door', 'entry', date_trunc('minute', now()), 3, 1)")
+        assert reader.execute("SELECT count(*) FROM realtime_counting_summary").fetchone()[0] == 0  # tx open
+        done = threading.Event()
+        worker = threading.Thread(target=lambda: (refresh(pg_dsn), done.set()))
+        worker.start()
+        assert done.wait(20), "REFRESH ... CONCURRENTLY waited for a reader"
+        worker.join()
+        reader.rollback()
+        rows = reader.execute("SELECT camera_id, total_count FROM realtime_counting_summary").fetchall()
+        daily = reader.execute("SELECT daily_in, daily_out FROM daily_analytics_summary").fetchall()
+    assert rows == [("shop12-box1/door", 4)] and daily == [(3, 1)]
+
+
+@pytest.mark.parametrize("dsn", ["postgresql://edge:hunter2@127.0.0.1:1/central",
+                                 "postgresql://edge:hunter2@127.0.0.1:notaport/central",
+                                 "host=127.0.0.1 port=1 password=hunter2 dbname=central"])
+@pytest.mark.parametrize("command", ["migrate", "maintain", "refresh"])
+def test_bad_dsn_is_one_line_without_password(command: str, dsn: str) -> None:
+    r = run(command, "--dsn", dsn)
+    assert r.exit_code == 2
+    assert r.stdout == ""
+    assert r.stderr.startswith("error: cannot connect to the central database: ")
+    assert r.stderr.count("\n") == 1 and "hunter2" not in r.stderr
