@@ -156,7 +156,8 @@ class Buffer:
         try:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True)
-            self.db = sqlite_utils.Database(str(self.path))
+            # handed from the thread that opens it to the one that runs the box: one user at a time
+            self.db = sqlite_utils.Database(sqlite3.connect(str(self.path), check_same_thread=False))
             self.conn: sqlite3.Connection = self.db.conn
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         except (OSError, sqlite3.Error) as e:

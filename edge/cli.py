@@ -105,6 +105,18 @@ class _progress:
 
 
 @app.command()
+def run(config: Annotated[Path, typer.Option("--config", help="the box's TOML config")]) -> None:
+    """Count on every camera of the box until SIGTERM (a recorded-file camera runs to its end)."""
+    from edge.config import load_config
+    from edge.runner import run as run_box
+
+    try:
+        run_box(load_config(config))
+    except EdgeError as e:
+        raise fail(e) from None
+
+
+@app.command()
 def status(
     config: Annotated[Path, typer.Option("--config", help="the box's TOML config")] = Path("/etc/edge-counter/box.toml"),
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,

@@ -61,6 +61,7 @@ class CaptureSettings(Settings):
     backoff_initial_s: float = Field(0.5, gt=0)
     backoff_max_s: float = Field(30.0, gt=0)
     transport: Literal["tcp", "udp"] = "tcp"
+    ffmpeg_options: str = ""          # extra FFmpeg options, e.g. "probesize;32" for a fast open
 
 
 class CameraConfig(Settings):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
-
 import cv2
 import numpy as np
 
+from edge.redact import redact
 from provisioning.rtsp_probe import probe
 
 
@@ -35,16 +34,6 @@ class CameraCheck:
     @property
     def shown(self) -> str:
         return redact(self.source)
-
-
-def redact(url: str) -> str:
-    """The URL with any password replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def check_camera(name: str, source: str, timeout_s: float = 5.0) -> CameraCheck:

@@ -19,7 +19,8 @@ from edge.config import BoxConfig, CameraConfig, LineConfig, default_device_id
 from edge.errors import EdgeError
 from edge.geometry import Line, check_lines, parse_line
 from models.registry import DEFAULT_MODEL, spec
-from provisioning.camera_check import CameraCheck, check_camera, redact
+from edge.redact import redact
+from provisioning.camera_check import CameraCheck, check_camera
 from provisioning.files import check_writable, write_atomic
 
 DATA_DIR = Path("/var/lib/edge-counter")

@@ -1,0 +1,189 @@
+"""Per-camera capture workers: a thread that always holds the newest frame, and reconnects forever.
+
+A live camera never builds a backlog: each new frame replaces the one not yet taken (a drop).
+A stream is declared dead when `read()` fails *or* no frame has arrived for `freeze_timeout_s`
+(a frozen server keeps the socket open and OpenCV keeps blocking); the worker then releases
+the capture and reopens it with exponential backoff and jitter, until stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from tenacity import RetryError, Retrying, retry_if_exception_type, stop_any, wait_exponential_jitter
+from tenacity.stop import stop_base
+
+from edge.capture import FileSource, Frame
+from edge.config import CaptureSettings
+from edge.records import now_us
+from edge.redact import redact
+
+log = logging.getLogger("edge.stream")
+
+
+class StreamDown(Exception):
+    """The stream could not be opened or stopped delivering frames."""
+
+
+@dataclass
+class StreamStats:
+    """Counters since the worker started; the runner turns differences into health records."""
+
+    received: int = 0
+    dropped: int = 0
+    reconnects: int = 0
+    last_frame_us: int | None = None
+    width: int | None = None
+    height: int | None = None
+    error: str | None = None
+    online: bool = False
+
+
+class _StopWhen(stop_base):
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, retry_state) -> bool:  # noqa: ANN001 - tenacity's RetryCallState
+        return self.event.is_set()
+
+
+def open_stream(url: str, settings: CaptureSettings) -> cv2.VideoCapture:
+    """Open an RTSP stream with explicit open/read timeouts (FFmpeg's defaults are 30 s each)."""
+    options = f"rtsp_transport;{settings.transport}" + (f"|{settings.ffmpeg_options}" if settings.ffmpeg_options else "")
+    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = options  # read by OpenCV at open time
+    cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, [
+        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(settings.open_timeout_s * 1000),
+        cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(settings.read_timeout_s * 1000)])
+    if not cap.isOpened():
+        cap.release()
+        raise StreamDown(f"cannot open {redact(url)} (refused, unreachable, wrong path or credentials)")
+    return cap
+
+
+class LiveStream(threading.Thread):
+    """Reads one RTSP camera into a one-frame slot; `take()` returns the newest unseen frame."""
+
+    def __init__(self, camera: str, url: str, settings: CaptureSettings) -> None:
+        super().__init__(name=f"stream-{camera}", daemon=True)
+        self.camera, self.url, self.settings = camera, url, settings
+        self.stats = StreamStats()
+        self._halt = threading.Event()
+        self._lock = threading.Lock()
+        self._slot: Frame | None = None
+        self._index = 0
+        self._sessions = 0
+
+    def take(self) -> Frame | None:
+        with self._lock:
+            frame, self._slot = self._slot, None
+        return frame
+
+    def stop(self) -> None:
+        self._halt.set()
+
+    @property
+    def finished(self) -> bool:
+        return False  # a live camera never ends by itself
+
+    def frozen(self) -> bool:
+        """No frame for longer than the freeze timeout (checked by the runner; the reader may be blocked)."""
+        last = self.stats.last_frame_us
+        return last is None or now_us() - last > self.settings.freeze_timeout_s * 1e6
+
+    def run(self) -> None:
+        retry = Retrying(
+            retry=retry_if_exception_type(StreamDown),
+            wait=wait_exponential_jitter(multiplier=self.settings.backoff_initial_s, max=self.settings.backoff_max_s,
+                                         jitter=self.settings.backoff_initial_s),
+            stop=stop_any(_StopWhen(self._halt)),
+            sleep=self._halt.wait,
+        )
+        try:
+            for attempt in retry:
+                with attempt:
+                    self._session()
+        except RetryError:
+            pass  # stopped while waiting to reconnect
+
+    def _session(self) -> None:
+        """One connection: read until the stream fails or the worker is stopped."""
+        extra = {"camera": self.camera}
+        self._sessions += 1
+        if self._sessions > 1:
+            self.stats.reconnects += 1
+            log.info("reconnecting", extra={**extra, "attempt": self._sessions})
+        try:
+            cap = open_stream(self.url, self.settings)
+        except StreamDown as e:
+            self._down(str(e))
+            raise
+        try:
+            self.stats.online, self.stats.error = True, None
+            log.info("stream open", extra={**extra, "url": redact(self.url)})
+            last_ok = time.monotonic()
+            while not self._halt.is_set():
+                ok, image = cap.read()
+                now = time.monotonic()
+                if not ok or image is None:
+                    raise self._down("stream closed by the camera or network")
+                if now - last_ok > self.settings.freeze_timeout_s:
+                    raise self._down(f"stream frozen: no new frame for {now - last_ok:.1f} s")
+                last_ok = now
+                self._deliver(image)
+        finally:
+            cap.release()
+
+    def _deliver(self, image: np.ndarray) -> None:
+        self._index += 1
+        ts = now_us()
+        with self._lock:
+            if self._slot is not None:
+                self.stats.dropped += 1
+            self._slot = Frame(self._index, ts, image)
+        s = self.stats
+        s.received += 1
+        s.last_frame_us = ts
+        s.height, s.width = image.shape[:2]
+
+    def _down(self, why: str) -> StreamDown:
+        self.stats.online, self.stats.error = False, why
+        log.warning("stream down", extra={"camera": self.camera, "error": why})
+        return StreamDown(why)
+
+
+class FileStream:
+    """A recorded file as a camera: every frame in order (no drops), then finished."""
+
+    def __init__(self, camera: str, path: str) -> None:
+        self.camera = camera
+        self.source = FileSource(path)
+        self._frames = iter(self.source)
+        self.stats = StreamStats(online=True, width=self.source.width, height=self.source.height)
+        self.finished = False
+
+    def take(self) -> Frame | None:
+        frame = next(self._frames, None)
+        if frame is None:
+            self.finished, self.stats.online = True, False
+            return None
+        self.stats.received += 1
+        self.stats.last_frame_us = frame.ts_us
+        return frame
+
+    def frozen(self) -> bool:
+        return False
+
+    def start(self) -> None:
+        """Files need no reader thread."""
+
+    def stop(self) -> None:
+        self.source.close()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Nothing to wait for."""

@@ -1,0 +1,170 @@
+"""`edge run` against recorded files and a real RTSP server: counting, outages, freezes, bad cameras, SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from edge.cli import app
+from edge.config import parse_config
+from edge.runner import Runner
+from tests.conftest import RtspServer, free_port
+
+LINES = 'lines = [{ name = "v240", a = [240, 60], b = [240, 330] }, { name = "h150", a = [0, 150], b = [480, 150] }]'
+FAST = "[capture]\nopen_timeout_s = 3\nread_timeout_s = 1\nfreeze_timeout_s = 2\nbackoff_initial_s = 0.2\n" \
+       "backoff_max_s = 1\nffmpeg_options = \"probesize;32\"\n"
+
+
+def config_text(db: Path, cameras: dict[str, str], interval: float = 0.5) -> str:
+    cams = "".join(f'[[cameras]]\nname = "{n}"\nsource = "{s}"\n{LINES}\n' for n, s in cameras.items())
+    return f'device_id = "box1"\n[buffer]\npath = "{db}"\n[health]\ninterval_s = {interval}\n{FAST}{cams}'
+
+
+class Background:
+    """A Runner in a thread, stopped (like SIGTERM does) at the end."""
+
+    def __init__(self, text: str, detector) -> None:
+        self.runner = Runner(parse_config(text), detector)
+        self.thread = threading.Thread(target=self.runner.run)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.runner.stop()
+        self.thread.join(timeout=15)
+        assert not self.thread.is_alive()
+
+
+@pytest.fixture(scope="module")
+def detector(model_path):
+    from edge.detect import Detector, DetectorSettings
+
+    return Detector(DetectorSettings(model_path=model_path))
+
+
+def rows(db: Path, sql: str, *args) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def wait_for(cond, timeout: float, step: float = 0.2) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
+def test_file_camera_counts_like_edge_count(tmp_path, pets_video, model_path):
+    db = tmp_path / "b.sqlite"
+    cfg = tmp_path / "box.toml"
+    cfg.write_text(config_text(db, {"pets": str(pets_video)}))
+    r = CliRunner().invoke(app, ["run", "--config", str(cfg)])
+    assert r.exit_code == 0, r.output
+    counted = CliRunner().invoke(app, ["count", str(pets_video), "--line", "v240:240,60,240,330",
+                                       "--line", "h150:0,150,480,150", "--json"])
+    import json
+
+    expected = json.loads(counted.stdout)["lines"]
+    got = {line: {"in": i, "out": o} for line, i, o in
+           rows(db, "SELECT line, SUM(count_in), SUM(count_out) FROM minute_counts GROUP BY line")}
+    assert got == expected
+    assert rows(db, "SELECT COUNT(*) FROM crossings WHERE camera = 'pets'")[0][0] == sum(
+        c["in"] + c["out"] for c in expected.values())
+
+
+def test_rtsp_counting_two_cameras_and_a_dead_one(tmp_path, rtsp_server, pets_video, detector):
+    second = RtspServer(pets_video, tmp_path / "second.log").start()
+    dead = f"rtsp://127.0.0.1:{free_port()}/cam"
+    db = tmp_path / "b.sqlite"
+    bg = Background(config_text(db, {"a": rtsp_server.url, "b": second.url, "gone": dead}), detector)
+    try:
+        assert wait_for(lambda: rows(db, "SELECT COUNT(DISTINCT camera) FROM crossings")[0][0] == 2, 40)
+    finally:
+        bg.stop()
+        second.stop()
+    health = rows(db, "SELECT camera, status, fps_in, error, reconnects FROM camera_health ORDER BY seq")
+    last = {cam: (status, fps, err, rec) for cam, status, fps, err, rec in health}
+    assert last["a"][0] in ("online", "degraded") and last["b"][0] in ("online", "degraded")
+    assert last["gone"][0] == "offline" and "cannot open" in last["gone"][2] and last["gone"][3] >= 2
+    fps = [f for cam, s, f, *_ in health if cam == "a" and s == "online"]
+    assert fps and max(fps) >= 7  # the stream is 10 fps
+    assert rows(db, "SELECT COUNT(*) FROM box_health")[0][0] >= 1
+
+
+def test_server_killed_and_restarted(tmp_path, rtsp_server, detector):
+    db = tmp_path / "b.sqlite"
+    bg = Background(config_text(db, {"cam": rtsp_server.url}), detector)
+    try:
+        assert wait_for(lambda: rows(db, "SELECT COUNT(*) FROM camera_health WHERE status = 'online'")[0][0] > 0, 20)
+        rtsp_server.stop(signal.SIGKILL)
+        assert wait_for(lambda: rows(db, "SELECT status FROM camera_health ORDER BY seq DESC LIMIT 1")[0][0]
+                        == "offline", 10)
+        restarted = time.monotonic()
+        rtsp_server.start()
+        assert wait_for(lambda: rows(db, "SELECT status FROM camera_health ORDER BY seq DESC LIMIT 1")[0][0]
+                        in ("online", "degraded"), 15)
+        assert time.monotonic() - restarted < 10
+        n = rows(db, "SELECT COUNT(*) FROM crossings")[0][0]
+        assert wait_for(lambda: rows(db, "SELECT COUNT(*) FROM crossings")[0][0] > n, 30)  # counting resumed
+    finally:
+        bg.stop()
+    assert rows(db, "SELECT COUNT(*) - COUNT(DISTINCT event_id) FROM crossings")[0][0] == 0
+    assert rows(db, "SELECT MAX(reconnects) FROM camera_health")[0][0] >= 1
+
+
+def test_frozen_server_is_detected_within_the_freeze_timeout(tmp_path, rtsp_server, detector):
+    db = tmp_path / "b.sqlite"
+    bg = Background(config_text(db, {"cam": rtsp_server.url}), detector)
+    try:
+        assert wait_for(lambda: rows(db, "SELECT COUNT(*) FROM camera_health WHERE status = 'online'")[0][0] > 0, 20)
+        rtsp_server.signal(signal.SIGSTOP)
+        frozen_at = time.monotonic()
+        assert wait_for(lambda: rows(db, "SELECT status FROM camera_health ORDER BY seq DESC LIMIT 1")[0][0]
+                        == "offline", 10)
+        assert time.monotonic() - frozen_at < 2 + 0.5 + 1.5  # freeze timeout + health interval + slack
+        rtsp_server.signal(signal.SIGCONT)
+    finally:
+        bg.stop()
+
+
+def test_sigterm_exits_cleanly_with_the_buffer_intact(tmp_path, rtsp_server, model_path):
+    db = tmp_path / "b.sqlite"
+    cfg = tmp_path / "box.toml"
+    cfg.write_text(config_text(db, {"cam": rtsp_server.url}) + f'[model]\nmodel_path = "{model_path}"\n')
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "--log-level", "info", "run", "--config", str(cfg)],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: db.exists() and rows(db, "SELECT COUNT(*) FROM camera_health")[0][0] > 2, 30)
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert time.monotonic() - start < 5
+    finally:
+        proc.kill()
+        err = proc.stderr.read()
+        proc.stderr.close()
+    assert "camera=cam" in err  # structured logs name the camera
+    assert rows(db, "PRAGMA integrity_check")[0][0] == "ok"
+
+
+@pytest.mark.parametrize("text, words", [
+    ('device_id = "b"\n[[cameras]]\nname = "c"\nsource = "x"\nlnes = []\n', "cameras[0].lnes: unknown key"),
+    ('device_id = "b"\n[[cameras]]\nname = "c"\nsource = "x"\nlines = [{ name = "l", a = [1, 1], b = [1, 1] }]\n',
+     "cameras[0].lines[0]: line 'l' has zero length"),
+    ('device_id = "b"\n[[cameras]\n', "is not valid TOML"),
+    ('device_id = "b"\n[capture]\nfreeze_timeout_s = -1\n', "capture.freeze_timeout_s"),
+])
+def test_bad_config_is_one_line_naming_the_key(tmp_path, text, words):
+    cfg = tmp_path / "box.toml"
+    cfg.write_text(text)
+    r = CliRunner().invoke(app, ["run", "--config", str(cfg)])
+    assert r.exit_code == 2 and words in r.stderr and r.stderr.count("\n") == 1, r.stderr
