@@ -1,0 +1,246 @@
+"""`make bench-central`: the performance guide's queries and targets on a synthetic central data set.
+
+Starts a throwaway PostgreSQL 15 (../shared/tools/pg_temp.sh, settings of sync/conf/postgresql.conf.example)
+and PgBouncer (pool settings of sync/conf/pgbouncer.ini.example) on 127.0.0.1, loads the data set
+(sync/central_synth.py), then measures each query (EXPLAIN ANALYZE BUFFERS: execution time p50/p95,
+shared buffers hit), real-time counting end to end through PgBouncer, and throughput with pgbench at 50 and
+200 clients. Prints a Markdown report; stops both servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import os
+import platform
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+from edge.paths import REPO_ROOT
+from sync.central import migrate, refresh
+from sync.central_partitions import maintain
+from sync.central_queries import QUERIES, Query
+from sync.central_synth import SynthSpec, load
+
+TOOLS = Path(os.environ.get("EDGE_TOOLS_DIR", REPO_ROOT.parent / "shared" / "tools"))
+CONF = Path(__file__).parent / "conf"
+E2E_TARGET_MS = 50.0
+QPS_TARGET = 1000.0
+MIX = {"realtime_counting": 5, "camera_status": 3, "daily_analytics": 1, "stream_quality": 1}  # pgbench weights
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def conf_lines(path: Path) -> str:
+    """Setting lines of a postgresql.conf example, comments stripped."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+@contextmanager
+def postgres(workdir: Path) -> Iterator[str]:
+    """A throwaway server with the example settings; yields the URL of its `postgres` database."""
+    env = dict(os.environ, PG_EXTRA_CONF=conf_lines(CONF / "postgresql.conf.example"))
+    pgdir = workdir / "pg"
+    pgdir.mkdir()
+    out = subprocess.run(["bash", str(TOOLS / "pg_temp.sh"), "start", str(pgdir), str(free_port())],
+                         check=True, capture_output=True, text=True, env=env)
+    try:
+        yield out.stdout.strip().splitlines()[-1]
+    finally:
+        subprocess.run(["bash", str(TOOLS / "pg_temp.sh"), "stop", str(pgdir)], check=False, capture_output=True)
+
+
+@contextmanager
+def pgbouncer(workdir: Path, pg_port: int, dbname: str) -> Iterator[int]:
+    """PgBouncer with the example's pool settings in front of the server; yields its port."""
+    example = configparser.ConfigParser(inline_comment_prefixes=(";",))
+    example.read(CONF / "pgbouncer.ini.example")
+    bdir = workdir / "pgbouncer"
+    bdir.mkdir()
+    port = free_port()
+    settings = dict(example["pgbouncer"], listen_addr="127.0.0.1", listen_port=str(port), unix_socket_dir="",
+                    auth_type="trust", auth_file=str(bdir / "userlist.txt"), logfile=str(bdir / "pgbouncer.log"),
+                    pidfile=str(bdir / "pgbouncer.pid"))
+    (bdir / "userlist.txt").write_text('"postgres" ""\n')
+    (bdir / "pgbouncer.ini").write_text(
+        f"[databases]\n{dbname} = host=127.0.0.1 port={pg_port} dbname={dbname}\n\n[pgbouncer]\n"
+        + "".join(f"{k} = {v}\n" for k, v in settings.items()))
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # pgbouncer refuses root
+    if as_postgres:
+        shutil.chown(bdir, "postgres")
+    subprocess.run([*as_postgres, "pgbouncer", "-d", str(bdir / "pgbouncer.ini")], check=True)
+    try:
+        for _ in range(50):
+            if (bdir / "pgbouncer.pid").exists():
+                break
+            time.sleep(0.1)
+        yield port
+    finally:
+        pid = int((bdir / "pgbouncer.pid").read_text())
+        os.kill(pid, 15)
+
+
+def explain_runs(dsn: str, query: Query, params: list[dict]) -> dict[str, float]:
+    """EXPLAIN (ANALYZE, BUFFERS) of each parameter set: execution/planning p50, p95 and buffers."""
+    execution, planning, hits, reads = [], [], [], []
+    with psycopg.connect(dsn, prepare_threshold=None) as conn:
+        for p in params:
+            (doc,), = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + query.psycopg(), p).fetchall()
+            execution.append(doc[0]["Execution Time"])
+            planning.append(doc[0]["Planning Time"])
+            hits.append(doc[0]["Plan"]["Shared Hit Blocks"])
+            reads.append(doc[0]["Plan"]["Shared Read Blocks"])
+            conn.rollback()
+    return {"p50": pct(execution, 50), "p95": pct(execution, 95), "plan_p50": pct(planning, 50),
+            "hits_p50": pct(hits, 50), "reads_p50": pct(reads, 50)}
+
+
+def end_to_end(dsn: str, query: Query, params: list[dict]) -> dict[str, float]:
+    """Client-side latency of the query (send, execute, fetch all rows) over one pooled connection."""
+    took = []
+    with psycopg.connect(dsn, prepare_threshold=None, autocommit=True) as conn:
+        for p in params:
+            start = time.perf_counter()
+            conn.execute(query.psycopg(), p).fetchall()
+            took.append((time.perf_counter() - start) * 1000)
+    return {"p50": pct(took, 50), "p95": pct(took, 95)}
+
+
+def throughput(port: int, dbname: str, workdir: Path, clients: int, seconds: int, spec: SynthSpec,
+               mix: dict[str, int]) -> float:
+    """Queries/s of pgbench (simple protocol, one query per transaction) through PgBouncer."""
+    header = (f"\\set device random(1, {(spec.cameras + 1) // 2})\n\\set cam random(1, 2)\n"
+              f"\\set tenant random(1, {spec.tenants})\n")
+    scripts = []
+    for name, weight in mix.items():
+        path = workdir / f"{name}.sql"
+        path.write_text(header + next(q for q in QUERIES if q.name == name).pgbench() + ";\n")
+        scripts += ["-f", f"{path}@{weight}"]
+    out = subprocess.run(["pgbench", "-n", "-M", "simple", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+                          "-c", str(clients), "-j", "2", "-T", str(seconds), *scripts, dbname],
+                         check=True, capture_output=True, text=True).stdout
+    return float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out).group(1))
+
+
+def pct(values: list[float], p: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1] if len(values) > 1 else values[0]
+
+
+def random_params(spec: SynthSpec, n: int, rng: random.Random) -> list[dict]:
+    return [{"camera": f"site{rng.randint(1, (spec.cameras + 1) // 2):04d}-box1/cam{rng.randint(1, 2)}",
+             "tenant": rng.randint(1, spec.tenants)} for _ in range(n)]
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    pgb = subprocess.run(["pgbouncer", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    return f"{cpu}, {os.cpu_count()} cores, {ram:.0f} GiB RAM, {platform.platform()}, {pgb}"
+
+
+def bench(spec: SynthSpec, runs: int, seconds: int, clients: list[int]) -> None:
+    rng = random.Random(1)
+    say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    workdir = Path(tempfile.mkdtemp(prefix="pg.bench.", dir="/tmp"))  # user postgres must reach it
+    os.chmod(workdir, 0o755)
+    try:
+        with postgres(workdir) as url:
+            dbname = "central"
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f"CREATE DATABASE {dbname}")
+                server = conn.execute("SELECT version()").fetchone()[0].split(" on ")[0]
+            dsn = url.rsplit("/", 1)[0] + "/" + dbname
+            t0 = time.perf_counter()
+            migrate(dsn)
+            maintain(dsn, backfill_days=spec.days)
+            rows = load(dsn, spec, lambda m: say(f"  load: {m}"))
+            load_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE")
+                size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
+            vacuum_s = time.perf_counter() - t0
+            refreshed = refresh(dsn)
+            say("measuring queries")
+            results = {q.name: explain_runs(dsn, q, random_params(spec, runs, rng)) for q in QUERIES}
+            port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
+            with pgbouncer(workdir, port, dbname) as bport:
+                pooled = f"postgresql://postgres@127.0.0.1:{bport}/{dbname}"
+                realtime = next(q for q in QUERIES if q.name == "realtime_counting")
+                e2e = end_to_end(pooled, realtime, random_params(spec, runs, rng))
+                qps = {}
+                for name, mix in (("mix", MIX), ("realtime_counting", {"realtime_counting": 1})):
+                    for c in clients:
+                        say(f"pgbench {name}, {c} clients")
+                        qps[(name, c)] = throughput(bport, dbname, workdir, c, seconds, spec, mix)
+        report(spec, rows, size, load_s, vacuum_s, refreshed, results, e2e, qps, runs, seconds, server)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def report(spec: SynthSpec, rows: dict[str, int], size: str, load_s: float, vacuum_s: float,
+           refreshed: dict[str, float], results: dict[str, dict[str, float]], e2e: dict[str, float],
+           qps: dict[tuple[str, int], float], runs: int, seconds: int, server: str) -> None:
+    ok = lambda value, target: "yes" if value < target else "**no**"  # noqa: E731
+    print(f"Machine: {machine()}; {server}.\n")
+    print(f"Data set: {spec.cameras} cameras x {spec.lines} lines, {spec.days} days, {spec.tenants} tenants, "
+          f"peak {spec.peak_per_minute}/min per line and direction; health every {spec.health_interval_s} s "
+          f"for {spec.health_hours} h. Rows: " + ", ".join(f"{t} {n:,}" for t, n in rows.items())
+          + f". Database {size}. Load {load_s:.0f} s (2 connections), VACUUM ANALYZE {vacuum_s:.0f} s, refresh "
+          + ", ".join(f"{v} {s:.1f} s" for v, s in refreshed.items()) + ".\n")
+    print(f"Per query: {runs} runs of EXPLAIN (ANALYZE, BUFFERS) with random cameras/tenants, warm cache.\n")
+    print("| query | target | p50 ms | p95 ms | planning p50 ms | shared hit p50 | read p50 | p95 within target |")
+    print("|---|---|---|---|---|---|---|---|")
+    for q in QUERIES:
+        r = results[q.name]
+        print(f"| {q.name} | < {q.target_ms:g} ms | {r['p50']:.3f} | {r['p95']:.3f} | {r['plan_p50']:.3f} | "
+              f"{r['hits_p50']:g} | {r['reads_p50']:g} | {ok(r['p95'], q.target_ms)} |")
+    print(f"\nReal-time counting end to end through PgBouncer (client send -> all rows fetched, {runs} runs): "
+          f"p50 {e2e['p50']:.2f} ms, p95 {e2e['p95']:.2f} ms (target < {E2E_TARGET_MS:g} ms: "
+          f"{ok(e2e['p95'], E2E_TARGET_MS)}).\n")
+    print(f"Throughput through PgBouncer (transaction pooling), pgbench -M simple -j 2 -T {seconds} on the same "
+          f"2 cores; mix = " + ", ".join(f"{n} x{w}" for n, w in MIX.items()) + ":\n")
+    print("| workload | clients | queries/s | > 1000/s |")
+    print("|---|---|---|---|")
+    for (name, c), v in qps.items():
+        print(f"| {name} | {c} | {v:,.0f} | {ok(QPS_TARGET, v)} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    d = SynthSpec()
+    ap.add_argument("--cameras", type=int, default=d.cameras)
+    ap.add_argument("--lines", type=int, default=d.lines)
+    ap.add_argument("--days", type=int, default=d.days)
+    ap.add_argument("--tenants", type=int, default=d.tenants)
+    ap.add_argument("--peak", type=float, default=d.peak_per_minute, help="crossings/min per line and direction at peak")
+    ap.add_argument("--health-hours", type=int, default=d.health_hours)
+    ap.add_argument("--runs", type=int, default=300, help="runs per query")
+    ap.add_argument("--seconds", type=int, default=20, help="pgbench duration per run")
+    ap.add_argument("--clients", type=int, nargs="+", default=[50, 200])
+    a = ap.parse_args()
+    spec = SynthSpec(cameras=a.cameras, lines=a.lines, days=a.days, tenants=a.tenants, peak_per_minute=a.peak,
+                     health_hours=a.health_hours)
+    bench(spec, a.runs, a.seconds, a.clients)
+
+
+if __name__ == "__main__":
+    main()
