@@ -1,0 +1,59 @@
+"""Shared pieces of the sync tests: a migrated central database with box roles, box buffers and configs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+from edge.buffer import Buffer
+from edge.config import BoxConfig
+from edge.records import CameraHealth, CrossingEvent, now_us, uuid7
+
+
+def migrate_central(admin_dsn: str) -> None:
+    """`edge central migrate`: the central schema, then the sync migrations (0100...)."""
+    subprocess.run([sys.executable, "-m", "edge.cli", "central", "migrate", "--dsn", admin_dsn], check=True,
+                   capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+
+
+def box_dsn(admin_dsn: str, device_id: str) -> str:
+    """Create the device's role (no password: the test server trusts loopback) and return its DSN."""
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        role = conn.execute("SELECT sync_device_role(%s)", (device_id,)).fetchone()[0]
+    return admin_dsn.replace("postgres@", f"{role}@", 1)
+
+
+def box_config(buffer: Path, dsn: str, device_id: str = "box1", **sync: object) -> BoxConfig:
+    return BoxConfig(device_id=device_id, buffer={"path": buffer, "synchronous": "normal"},
+                     sync={"dsn": dsn, "retry_initial_s": 0.05, "retry_max_s": 0.5, **sync})
+
+
+def crossing(device_id: str = "box1", camera: str = "door", ts_us: int | None = None, line: str = "entrance",
+             direction: str = "in", track_id: int = 1) -> CrossingEvent:
+    ts = now_us() if ts_us is None else ts_us
+    return CrossingEvent(uuid7(ts), device_id, camera, line, direction, track_id, ts, 1, 0.9, "yolox-nano")
+
+
+def fill(buffer: Path, n: int, device_id: str = "box1", per_frame: int = 100, ts_us: int | None = None) -> None:
+    """`n` crossings over two cameras and both directions, `per_frame` per transaction, plus a health record."""
+    t0 = now_us() if ts_us is None else ts_us
+    with Buffer(buffer, synchronous="normal") as b:
+        for start in range(0, n, per_frame):
+            b.record_frame([crossing(device_id, f"cam{i % 2}", t0 + i, direction=("in", "out")[i % 3 == 0], track_id=i)
+                            for i in range(start, min(n, start + per_frame))], now_us())
+        b.record_health([CameraHealth(t0, device_id, "cam0", "online", 10.0, 9.5, 0.05, 80.0, 120.0, 0, t0,
+                                      640, 480, None)])
+
+
+def buffer_event_ids(buffer: Path) -> list[str]:
+    with Buffer(buffer, synchronous="normal") as b:
+        return sorted(r[0] for r in b.conn.execute("SELECT event_id FROM crossings"))
+
+
+def central_event_ids(admin_dsn: str) -> list[str]:
+    with psycopg.connect(admin_dsn) as conn:
+        return sorted(str(r[0]) for r in conn.execute("SELECT event_id FROM counting_events"))

@@ -1,0 +1,190 @@
+"""Delivery into a real central PostgreSQL from a real buffer: exactly once, fallback, dead letters, clock skew,
+least privilege, and what `edge sync --once` says when it cannot deliver."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from edge.buffer import Buffer
+from edge.records import now_us
+from sync.agent import Agent
+from sync.outbox import Outbox
+from tests.sync_helpers import box_config, box_dsn, buffer_event_ids, central_event_ids, crossing, fill, migrate_central
+
+pytestmark = pytest.mark.pg
+YEAR_US = 365 * 86400 * 1_000_000
+
+
+@pytest.fixture
+def central(pg_dsn: str) -> str:
+    migrate_central(pg_dsn)
+    return pg_dsn
+
+
+def drain(buffer: Path, dsn: str, routes: list[str] | None = None, device_id: str = "box1", **sync: object) -> Agent:
+    """Drain as the `--once` command does; `routes` collects the route each events batch took."""
+
+    def on_delivered(batch, target, result) -> None:
+        if routes is not None and batch.stream == "events":
+            routes.append(result.route)
+
+    with Outbox(buffer) as outbox:
+        agent = Agent(box_config(buffer, dsn, device_id, **sync), outbox, on_delivered=on_delivered)
+        try:
+            agent.drain()
+        finally:
+            agent.close()
+    return agent
+
+
+def central_totals(admin: str) -> dict[tuple[str, str], tuple[int, int]]:
+    with psycopg.connect(admin) as conn:
+        rows = conn.execute("SELECT camera_id, line_name, SUM(count_in), SUM(count_out) FROM counting_results "
+                            "GROUP BY 1, 2").fetchall()
+    return {(c, ln): (i, o) for c, ln, i, o in rows}
+
+
+def box_totals(buffer: Path, device: str = "box1") -> dict[tuple[str, str], tuple[int, int]]:
+    with Buffer(buffer) as b:
+        return {(f"{device}/{cam}", ln): (v["in"], v["out"]) for cam, lines in b.totals().items()
+                for ln, v in lines.items()}
+
+
+def test_every_stream_is_delivered_once_and_a_resent_batch_inserts_nothing(central, tmp_path):
+    db, dsn = tmp_path / "b.sqlite", box_dsn(central, "box1")
+    fill(db, 5000)
+    routes: list[str] = []
+    agent = drain(db, dsn, routes, batch_size=1000)
+    assert central_event_ids(central) == buffer_event_ids(db)
+    assert central_totals(central) == box_totals(db)
+    assert routes == ["copy"] * 5
+    assert (agent.metrics.rows_pending, agent.metrics.dead_letters, agent.metrics.retries) == (0, 0, 0)
+    with psycopg.connect(central) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM camera_health").fetchone()[0] == 1
+        ledger = conn.execute("SELECT split_part(stream, ':', 1), COUNT(*), SUM(row_count) FROM sync_batches "
+                              "GROUP BY 1 ORDER BY 1")
+        assert ("events", 5, 5000) in ledger.fetchall()
+    with Buffer(db) as b:  # a crash between the central commit and the local mark: the batch goes again
+        b.conn.execute("UPDATE sync_batches SET sent_us = NULL WHERE stream = 'events' AND batch_no = 3")
+        b.conn.commit()
+    routes.clear()
+    agent = drain(db, dsn, routes)
+    assert routes == ["skipped"] and agent.metrics.duplicates_skipped == 1
+    assert central_event_ids(central) == buffer_event_ids(db)
+
+
+def test_rows_already_in_central_send_the_batch_the_staging_route(central, tmp_path):
+    db, dsn = tmp_path / "b.sqlite", box_dsn(central, "box1")
+    fill(db, 300)
+    with Buffer(db) as b, psycopg.connect(central) as conn:  # delivered once without a ledger row
+        eid, ts = b.conn.execute("SELECT event_id, ts_us FROM crossings WHERE camera = 'cam1' LIMIT 1").fetchone()
+        conn.execute("INSERT INTO counting_events (device_id, camera_id, event_ts, event_id, line_name, direction) "
+                     "VALUES ('box1', 'box1/cam1', to_timestamp(%s / 1e6), %s, 'entrance', 'in')", (ts, eid))
+    routes: list[str] = []
+    drain(db, dsn, routes)
+    assert routes[0] == "staging"
+    assert central_event_ids(central) == buffer_event_ids(db)
+
+
+def test_a_replaced_buffer_is_not_taken_for_a_resend(central, tmp_path):
+    dsn = box_dsn(central, "box1")
+    for name in ("old.sqlite", "new.sqlite"):  # batch numbers start at 1 again in the new buffer
+        fill(tmp_path / name, 100)
+        drain(tmp_path / name, dsn)
+    assert central_event_ids(central) == sorted(buffer_event_ids(tmp_path / "old.sqlite")
+                                                + buffer_event_ids(tmp_path / "new.sqlite"))
+
+
+def test_later_minute_counts_win(central, tmp_path):
+    db, dsn = tmp_path / "b.sqlite", box_dsn(central, "box1")
+    t0 = now_us() // 60_000_000 * 60_000_000
+    fill(db, 10, ts_us=t0)
+    drain(db, dsn)
+    fill(db, 7, ts_us=t0 + 1000)  # more crossings in the same minutes: central must follow
+    drain(db, dsn)
+    assert central_totals(central) == box_totals(db)
+    assert sum(i + o for i, o in central_totals(central).values()) == 17
+
+
+def test_rejected_rows_go_to_dead_letters_and_the_rest_is_delivered(central, tmp_path):
+    db, dsn = tmp_path / "b.sqlite", box_dsn(central, "box1")
+    fill(db, 500)
+    with Buffer(db) as b:  # a row stamped with another device: central refuses it (the box role's CHECK)
+        b.record_frame([crossing(device_id="box2")], now_us())
+    fill(db, 500)
+    config = tmp_path / "box.toml"
+    config.write_text(f'device_id = "box1"\n[buffer]\npath = "{db}"\n[sync]\ndsn = "{dsn}"\n')
+    out = subprocess.run([sys.executable, "-m", "edge.cli", "sync", "--once", "--config", str(config)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith("error: 1 rows rejected by central were moved to the dead")
+    with Buffer(db) as b:
+        dead = b.conn.execute("SELECT stream, row_json, error FROM sync_dead_letters").fetchall()
+        alerts = b.conn.execute("SELECT kind FROM sync_alerts").fetchall()
+        bad = b.conn.execute("SELECT event_id FROM crossings WHERE device_id = 'box2'").fetchone()[0]
+    assert len(dead) == 1 and dead[0][0] == "events" and bad in dead[0][1] and "sync_own_device" in dead[0][2]
+    assert alerts == [("dead_letter",)]
+    assert central_event_ids(central) == sorted(set(buffer_event_ids(db)) - {bad})
+    again = subprocess.run([sys.executable, "-m", "edge.cli", "sync", "--once", "--config", str(config)],
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+
+
+def test_events_stamped_years_away_arrive_in_default_partitions_and_are_flagged(central, tmp_path):
+    db, dsn = tmp_path / "b.sqlite", box_dsn(central, "box1")
+    now = now_us()
+    with Buffer(db) as b:
+        b.record_frame([crossing(ts_us=now + 3 * YEAR_US), crossing(ts_us=now - 5 * YEAR_US), crossing(ts_us=now)],
+                       now)
+    agent = drain(db, dsn)
+    assert agent.metrics.clock_skew_rows == 4  # the two far events and their two minute rows
+    assert central_event_ids(central) == buffer_event_ids(db)
+    with psycopg.connect(central) as conn:
+        parts = conn.execute("SELECT tableoid::regclass::text FROM counting_events "
+                             "WHERE abs(extract(epoch FROM event_ts - now())) > 86400 * 365").fetchall()
+        flags = conn.execute("SELECT split_part(stream, ':', 1), flagged_rows FROM sync_clock_skew ORDER BY 1").fetchall()
+    assert len(parts) == 2 and all(p[0].endswith("default") for p in parts)
+    assert flags == [("events", 2), ("minutes", 2)]
+
+
+def test_a_box_role_cannot_read_or_write_another_devices_rows(central, tmp_path):
+    one, two = box_dsn(central, "box1"), box_dsn(central, "box2")
+    for device, dsn in (("box1", one), ("box2", two)):
+        fill(tmp_path / f"{device}.sqlite", 50, device_id=device)
+        drain(tmp_path / f"{device}.sqlite", dsn, device_id=device)
+    with psycopg.connect(one, autocommit=True) as conn:
+        for query in ("SELECT * FROM counting_events", "SELECT * FROM camera_health",
+                      "DELETE FROM counting_results", "UPDATE sync_batches SET row_count = 0",
+                      "COPY counting_events TO STDOUT"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(query)
+        assert {r[0] for r in conn.execute("SELECT camera_id FROM counting_results")} == {"box1/cam0", "box1/cam1"}
+        assert {r[0] for r in conn.execute("SELECT device_id FROM sync_batches")} == {"box1"}
+        assert conn.execute("UPDATE counting_results SET count_in = 0 WHERE camera_id LIKE 'box2/%'").rowcount == 0
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute("INSERT INTO counting_events (device_id, camera_id, event_ts, event_id, line_name, direction) "
+                         "VALUES ('box2', 'box2/cam0', now(), gen_random_uuid(), 'entrance', 'in')")
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute("INSERT INTO sync_batches (device_id, stream, batch_no, row_count) VALUES ('box2', 'events', 99, 1)")
+    assert sum(i + o for (cam, _), (i, o) in central_totals(central).items() if cam.startswith("box2/")) == 50
+
+
+def test_bad_dsn_and_unreachable_central_fail_in_one_line_without_the_password(tmp_path):
+    db = tmp_path / "b.sqlite"
+    fill(db, 10)
+    config = tmp_path / "box.toml"
+    for dsn, expected in (("postgresql://box_box1:hunter2secret@127.0.0.1:1/central?connect_timeout=1",
+                           "error: central database unreachable"),
+                          ("host=127.0.0.1 password=hunter2secret user", "error: [sync] dsn is not a valid")):
+        config.write_text(f'device_id = "box1"\n[buffer]\npath = "{db}"\n[sync]\ndsn = "{dsn}"\n'
+                          "retry_attempts = 2\nretry_initial_s = 0.05\n")
+        out = subprocess.run([sys.executable, "-m", "edge.cli", "sync", "--once", "--config", str(config)],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2
+        assert out.stderr.strip().splitlines()[-1].startswith(expected)
+        assert "hunter2secret" not in out.stderr + out.stdout

@@ -1,0 +1,135 @@
+"""The sync agent under failure, on a real PostgreSQL: SIGKILLed at random points while events keep coming, and
+the central server stopped mid-stream. Afterwards central holds exactly the buffer's events."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from edge.buffer import Buffer
+from sync.agent import Agent
+from sync.outbox import STREAMS, Outbox
+from tests.sync_helpers import box_config, box_dsn, buffer_event_ids, central_event_ids, crossing, migrate_central
+
+pytestmark = pytest.mark.pg
+REPO = Path(__file__).parents[1]
+KILLS = 50
+
+PRODUCER = textwrap.dedent("""
+    import sys, time
+    from edge.buffer import Buffer
+    from tests.sync_helpers import crossing
+    with Buffer(sys.argv[1], synchronous="normal") as b:
+        while True:
+            b.record_frame([crossing(camera=f"cam{i % 2}", direction=("in", "out")[i % 2]) for i in range(20)], 0)
+            time.sleep(0.005)
+""")
+
+
+def write_config(path: Path, buffer: Path, dsn: str) -> Path:
+    path.write_text(textwrap.dedent(f"""
+        device_id = "box1"
+        [buffer]
+        path = "{buffer}"
+        synchronous = "normal"
+        [sync]
+        dsn = "{dsn}"
+        batch_size = 300
+        max_wait_s = 0.05
+        poll_s = 0.02
+        retry_initial_s = 0.05
+        retry_max_s = 0.5
+    """))
+    return path
+
+
+def edge(*args: str) -> list[str]:
+    return [sys.executable, "-m", "edge.cli", *args]
+
+
+def assert_central_matches_buffer(admin: str, buffer: Path) -> None:
+    central, box = central_event_ids(admin), buffer_event_ids(buffer)
+    assert len(central) == len(set(central)), "an event was delivered twice"
+    assert central == box, f"{len(set(box) - set(central))} missing, {len(set(central) - set(box))} unknown"
+
+
+def test_sigkilled_agent_loses_and_duplicates_nothing(pg_dsn, tmp_path):
+    migrate_central(pg_dsn)
+    db = tmp_path / "b.sqlite"
+    config = write_config(tmp_path / "box.toml", db, box_dsn(pg_dsn, "box1"))
+    with Buffer(db):
+        pass
+    rng = random.Random(6)
+    producer = subprocess.Popen([sys.executable, "-c", PRODUCER, str(db)], cwd=REPO)
+    try:
+        for _ in range(KILLS):
+            agent = subprocess.Popen(edge("sync", "--config", str(config)), cwd=REPO, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0.3, 1.3))  # start-up, connecting, mid-COPY, between commit and mark...
+            agent.send_signal(signal.SIGKILL)
+            agent.wait()
+    finally:
+        producer.send_signal(signal.SIGKILL)
+        producer.wait()
+    assert len(central_event_ids(pg_dsn)) > len(buffer_event_ids(db)) // 2  # the killed agents did deliver
+    final = subprocess.run(edge("sync", "--once", "--config", str(config)), cwd=REPO, capture_output=True,
+                           text=True, timeout=120)
+    assert final.returncode == 0, final.stderr
+    assert len(buffer_event_ids(db)) > 20 * 1000
+    assert_central_matches_buffer(pg_dsn, db)
+
+
+def test_central_outage_mid_stream_drains_afterwards(pg_server, pg_dsn, tmp_path):
+    migrate_central(pg_dsn)
+    db = tmp_path / "b.sqlite"
+    config = box_config(db, box_dsn(pg_dsn, "box1"), batch_size=500, max_wait_s=0.05, poll_s=0.02,
+                        retry_attempts=1000)
+    with Buffer(db):
+        pass
+    stop, produced = threading.Event(), threading.Event()
+    agents: list[Agent] = []
+
+    def produce() -> None:
+        with Buffer(db, synchronous="normal") as b:
+            for _ in range(300):
+                b.record_frame([crossing(camera="cam0", track_id=i) for i in range(20)], 0)
+                time.sleep(0.01)
+        produced.set()
+
+    def deliver() -> None:
+        with Outbox(db) as outbox:
+            agents.append(Agent(config, outbox, stop))
+            try:
+                agents[0].run()
+            finally:
+                agents[0].close()
+
+    threads = [threading.Thread(target=produce), threading.Thread(target=deliver)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(1.0)
+        pg_server.stop()
+        time.sleep(2.0)  # the box keeps counting; the agent retries
+    finally:
+        pg_server.start()
+    try:
+        assert produced.wait(30)
+        deadline = time.monotonic() + 60
+        with Outbox(db) as outbox:
+            while any(outbox.backlog(s).rows for s in STREAMS) and time.monotonic() < deadline:
+                time.sleep(0.1)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert agents[0].metrics.retries > 0
+    assert len(buffer_event_ids(db)) == 6000
+    assert_central_matches_buffer(pg_dsn, db)
