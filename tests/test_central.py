@@ -167,3 +167,19 @@ def test_bad_dsn_is_one_line_without_password(command: str, dsn: str) -> None:
     assert r.stdout == ""
     assert r.stderr.startswith("error: cannot connect to the central database: ")
     assert r.stderr.count("\n") == 1 and "hunter2" not in r.stderr
+
+
+def test_box_role_reports_health_of_its_own_cameras_only(pg_dsn: str) -> None:
+    migrate(pg_dsn)
+    maintain(pg_dsn)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        role = conn.execute("SELECT sync_device_role('shop12-box1')").fetchone()[0]
+    box_dsn = psycopg.conninfo.make_conninfo(pg_dsn, user=role)
+    report = "INSERT INTO camera_health (camera_id, health_ts, status, fps_in, fps_processed, drop_rate) " \
+             "VALUES (%s, now(), 'online', 10, 9.9, 0.01)"
+    with psycopg.connect(box_dsn, autocommit=True) as box:
+        box.execute(report, ("shop12-box1/door",))
+        with pytest.raises(psycopg.errors.CheckViolation, match="not a camera of box_shop12-box1"):
+            box.execute(report, ("shop13-box1/door",))
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT camera_id FROM camera_health").fetchall() == [("shop12-box1/door",)]
