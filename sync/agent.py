@@ -198,6 +198,8 @@ def run_sync(config: BoxConfig, once: bool) -> str:
             m = agent.drain()
         finally:
             agent.close()
+    if stop.is_set():
+        raise EdgeError(f"interrupted: {m.rows_sent} rows delivered, {m.rows_pending} still pending")
     if m.dead_letters:
         raise EdgeError(f"{m.dead_letters} rows rejected by central were moved to the dead-letter table "
                         f"(sync_dead_letters in {config.buffer.path}); {m.rows_sent} rows delivered")

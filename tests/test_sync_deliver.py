@@ -78,6 +78,17 @@ def test_every_stream_is_delivered_once_and_a_resent_batch_inserts_nothing(centr
     assert central_event_ids(central) == buffer_event_ids(db)
 
 
+def test_a_buffer_over_its_size_limit_raises_an_alert_and_sent_rows_are_pruned(central, tmp_path):
+    db = tmp_path / "b.sqlite"
+    fill(db, 1000)
+    agent = drain(db, box_dsn(central, "box1"), alert_buffer_bytes=1, retention_s=0)
+    with Buffer(db) as b:
+        assert b.conn.execute("SELECT kind FROM sync_alerts").fetchall() == [("buffer_size",)]
+        assert b.conn.execute("SELECT COUNT(*) FROM crossings").fetchone()[0] == 1  # the newest row stays
+    assert agent.metrics.rows_pending == 0
+    assert len(central_event_ids(central)) == 1000
+
+
 def test_rows_already_in_central_send_the_batch_the_staging_route(central, tmp_path):
     db, dsn = tmp_path / "b.sqlite", box_dsn(central, "box1")
     fill(db, 300)
