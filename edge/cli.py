@@ -104,6 +104,51 @@ class _progress:
             self._bar.__exit__(*exc)
 
 
+@app.command("eval")
+def evaluate_video(
+    video: Annotated[Path, typer.Argument(help="recorded video file")],
+    gt: Annotated[Path, typer.Option("--gt", help="MOTChallenge ground truth (frame,id,x,y,w,h,flag,...)")],
+    line: LineOpt = None,
+    gt_scale: Annotated[float, typer.Option(help="multiply gt box coordinates by this")] = 1.0,
+    tolerance_frames: Annotated[Optional[int], typer.Option(help="match window (default: 1 s of video)")] = None,
+    model: ModelOpt = None,
+    threads: Annotated[int, typer.Option(help="onnxruntime threads (0 = all cores)")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Count a labelled video and score it against ground truth, per line and direction."""
+    from edge.counting import count_video
+    from edge.detect import Detector, DetectorSettings
+    from edge.evaluate import evaluate, total_abs_error
+    from edge.geometry import parse_line
+    from edge.groundtruth import gt_crossings, load_tracks
+
+    try:
+        lines = [parse_line(s) for s in line or []]
+        if not lines:
+            raise EdgeError("no --line given: add at least one --line NAME:x1,y1,x2,y2")
+        truth = gt_crossings(load_tracks(gt, gt_scale), lines)
+        detector = Detector(DetectorSettings(model_path=model, threads=threads))
+        result = count_video(video, lines, detector, device_id="eval")
+    except EdgeError as e:
+        raise fail(e) from None
+    k = tolerance_frames if tolerance_frames is not None else max(1, round(result.video_fps))
+    rows = evaluate([(c.line, c.direction, c.frame) for c in truth],
+                    [(e.line, e.direction, e.frame) for e in result.events], [ln.name for ln in lines], k)
+    total = rows[-1]
+    if as_json:
+        typer.echo(json.dumps({"frames": result.frames, "tolerance_frames": k, "rows": [r.as_dict() for r in rows],
+                               "total_abs_error": total_abs_error(rows), "f1": round(total.f1, 4)}))
+        return
+    typer.echo(f"{result.frames} frames, match window +-{k} frames")
+    typer.echo(f"{'line':<10}{'dir':<6}{'gt':>5}{'counted':>9}{'|err|':>7}{'matched':>9}{'false':>7}{'missed':>8}"
+               f"{'P':>7}{'R':>7}{'F1':>7}")
+    for r in rows:
+        typer.echo(f"{r.line:<10}{r.direction:<6}{r.gt:>5}{r.counted:>9}{r.abs_error:>7}{r.matched:>9}{r.false:>7}"
+                   f"{r.missed:>8}{r.precision:>7.3f}{r.recall:>7.3f}{r.f1:>7.3f}")
+    err = total_abs_error(rows)
+    typer.echo(f"total absolute count error {err} of {total.gt} ({100 * err / max(total.gt, 1):.1f}%)")
+
+
 @app.command()
 def run(config: Annotated[Path, typer.Option("--config", help="the box's TOML config")]) -> None:
     """Count on every camera of the box until SIGTERM (a recorded-file camera runs to its end)."""

@@ -2,7 +2,8 @@
 
 Each track's bottom-centre point is followed per line. A side is *confirmed* only when the
 point is at least `band` pixels from the line (band = max(min_band_px, band_frac x box height)),
-so feet jittering on the line never flip sides. A crossing is counted when the confirmed side
+so feet jittering on the line never flip sides; a track first seen inside the band starts on the
+side it is on (else people who appear on the line would never be counted). A crossing is counted when the confirmed side
 changes and the move from the last point confirmed on the old side to the new point passes
 through the segment. A new track born near where another track was lost shortly before
 inherits that track's sides, so an ID switch neither double-counts nor loses a passage.
@@ -24,11 +25,12 @@ IN, OUT = "in", "out"
 
 
 class CounterSettings(Settings):
-    band_frac: float = 0.1        # hysteresis half-band as a fraction of the person's box height
+    band_frac: float = 0.08       # hysteresis half-band as a fraction of the person's box height
     min_band_px: float = 2.0
     relink_frames: int = 50       # a track lost this recently may be continued by a new one ...
-    relink_dist: float = 1.0      # ... born within this many box heights of where it was lost
+    relink_dist: float = 0.5      # ... born within this many box heights of where it was lost
     forget_frames: int = 100      # state for tracks unseen this long is dropped
+    first_side_in_band: bool = True  # a track first seen inside the band takes the side it is on
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,12 @@ class LineCounter:
             band = max(self.settings.min_band_px, self.settings.band_frac * h)
             for line in self.lines:
                 d = line.signed_distance(x, y)
-                if abs(d) < band:
-                    continue
                 side = 1 if d > 0 else -1
                 state = mem.sides.get(line.name)
+                if abs(d) < band:
+                    if state is None and self.settings.first_side_in_band:
+                        mem.sides[line.name] = _Side(side, (x, y))
+                    continue
                 if state is not None and state.side != side and line.crosses(state.anchor, (x, y)):
                     direction = IN if side > 0 else OUT
                     self.totals[line.name][direction] += 1

@@ -25,7 +25,7 @@ _STD_POS, _STD_VEL = 1.0 / 20, 1.0 / 160
 
 
 class TrackerSettings(Settings):
-    high_threshold: float = 0.5   # detections at or above take part in the first association
+    high_threshold: float = 0.6   # detections at or above take part in the first association
     low_threshold: float = 0.1    # detections between low and high may rescue tracked boxes
     new_track_threshold: float = 0.6
     match_iou: float = 0.2        # first stage: minimum IoU to associate

@@ -6,7 +6,7 @@ from edge.count import LineCounter
 from edge.geometry import Line
 from edge.track import Tracks
 
-H = 50.0  # box height: hysteresis band = 0.1 * 50 = 5 px
+H = 50.0  # box height: hysteresis band = 0.08 * 50 = 4 px
 
 
 def tracks(*people: tuple[int, float, float]) -> Tracks:
@@ -29,11 +29,18 @@ LINE = Line("door", 0, 100, 200, 100)  # A->B to the right: "in" is downwards on
 def test_walking_down_is_in_and_up_is_out():
     c = LineCounter([LINE])
     down = [[(1, 50, y)] for y in range(80, 125, 4)]
-    # y = 80, 84, ..., 104 (frame 7) is only 4 px past: inside the 5 px band; 108 (frame 8) confirms
-    assert run(c, down) == [("door", "in", 1, 8)]
+    # y = 80, 84, ..., 100 (frame 6) is on the line: inside the 4 px band; 104 (frame 7) confirms
+    assert run(c, down) == [("door", "in", 1, 7)]
     up = [[(2, 150, y)] for y in range(125, 75, -4)]
     assert [e[:3] for e in run(c, up)] == [("door", "out", 2)]
     assert c.totals == {"door": {"in": 1, "out": 1}}
+
+
+def test_a_track_born_inside_the_band_counts_when_it_leaves_on_the_other_side():
+    c = LineCounter([LINE])
+    assert [e[:2] for e in run(c, [[(1, 50, y)] for y in range(98, 120, 3)])] == [("door", "in")]
+    c = LineCounter([LINE])
+    assert run(c, [[(1, 50, y)] for y in range(98, 70, -3)]) == []  # left on the side it was born on
 
 
 def test_jitter_on_the_line_is_not_counted():
