@@ -59,7 +59,6 @@ class _Track:
     score: float
     confirmed: bool = False
     last_frame: int = 0
-    hits: int = 1
     lost: bool = False
 
     @classmethod
@@ -70,21 +69,32 @@ class _Track:
                         10 * _STD_VEL * h, 10 * _STD_VEL * h, 1e-5, 10 * _STD_VEL * h])
         return cls(track_id, np.concatenate([z, np.zeros(_NDIM)]), np.diag(std**2), score, last_frame=frame)
 
-    def update(self, box: np.ndarray, score: float, frame: int) -> None:
-        h = self.mean[3]
-        r = np.diag(np.array([_STD_POS * h, _STD_POS * h, 1e-1, _STD_POS * h]) ** 2)
-        s = _H @ self.cov @ _H.T + r
-        k = np.linalg.solve(s, _H @ self.cov).T
-        self.mean = self.mean + k @ (_xyxy_to_xyah(box) - _H @ self.mean)
-        self.cov = self.cov - k @ s @ k.T
-        self.score, self.last_frame, self.lost = score, frame, False
-        self.hits += 1
 
-    @property
-    def xyxy(self) -> np.ndarray:
-        cx, cy, a, h = self.mean[:4]
-        w = a * h
-        return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dtype=np.float32)
+def _boxes(tracks: list[_Track]) -> np.ndarray:
+    """(N, 4) xyxy boxes of the tracks' current states."""
+    m = np.stack([t.mean[:4] for t in tracks])
+    w = m[:, 2] * m[:, 3]
+    return np.stack([m[:, 0] - w / 2, m[:, 1] - m[:, 3] / 2, m[:, 0] + w / 2, m[:, 1] + m[:, 3] / 2],
+                    axis=1).astype(np.float32)
+
+
+def _correct(tracks: list[_Track], boxes: np.ndarray, scores: np.ndarray, frame: int) -> None:
+    """Kalman measurement update of all matched tracks at once (they are disjoint, so order is irrelevant)."""
+    if not tracks:
+        return
+    means = np.stack([t.mean for t in tracks])
+    covs = np.stack([t.cov for t in tracks])
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    z = np.stack([boxes[:, 0] + w / 2, boxes[:, 1] + h / 2, w / np.maximum(h, 1e-6), h], axis=1)
+    hh = means[:, 3]
+    r = np.stack([_STD_POS * hh, _STD_POS * hh, np.full_like(hh, 1e-1), _STD_POS * hh], axis=1) ** 2
+    s = covs[:, :4, :4].copy()
+    s[:, range(4), range(4)] += r
+    k = np.linalg.solve(s, covs[:, :4, :]).transpose(0, 2, 1)  # (M, 8, 4) gain
+    means = means + np.einsum("mij,mj->mi", k, z - means[:, :4])
+    covs = covs - k @ s @ k.transpose(0, 2, 1)
+    for t, m, c, sc in zip(tracks, means, covs, scores.tolist()):
+        t.mean, t.cov, t.score, t.last_frame, t.lost = m, c, sc, frame, False
 
 
 def _predict(tracks: list[_Track]) -> None:
@@ -110,7 +120,7 @@ def _associate(tracks: list[_Track], boxes: np.ndarray, min_iou: float,
     """Optimal one-to-one matching on IoU (optionally weighted by detection score, as ByteTrack fuses it)."""
     if not tracks or len(boxes) == 0:
         return [], list(range(len(tracks))), list(range(len(boxes)))
-    iou = iou_matrix(np.stack([t.xyxy for t in tracks]), boxes)
+    iou = iou_matrix(_boxes(tracks), boxes)
     sim = iou * scores[None, :] if scores is not None else iou
     rows, cols = linear_sum_assignment(-sim)
     pairs = [(r, c) for r, c in zip(rows, cols) if iou[r, c] >= min_iou]
@@ -141,21 +151,22 @@ class ByteTracker:
 
         # Stage 1: confirmed tracks (tracked and lost) against confident detections.
         pairs, rest_t, rest_d = _associate(confirmed, hi_box, s.match_iou, hi_score)
-        for ti, di in pairs:
-            confirmed[ti].update(hi_box[di], float(hi_score[di]), frame)
+        matched = [(confirmed[ti], hi_box[di], hi_score[di]) for ti, di in pairs]
         # Stage 2: still-tracked leftovers against low-score detections.
         tracked_left = [confirmed[i] for i in rest_t if not confirmed[i].lost]
         pairs2, rest2, _ = _associate(tracked_left, lo_box, s.low_match_iou)
-        for ti, di in pairs2:
-            tracked_left[ti].update(lo_box[di], float(lo_score[di]), frame)
+        matched += [(tracked_left[ti], lo_box[di], lo_score[di]) for ti, di in pairs2]
         for i in rest2:
             tracked_left[i].lost = True
         # Unconfirmed tracks get the remaining confident detections, or die.
-        hi_left = hi_box[rest_d]
-        pairs3, dead, new_d = _associate(pending, hi_left, s.unconfirmed_match_iou, hi_score[rest_d])
+        hi_left, hi_left_score = hi_box[rest_d], hi_score[rest_d]
+        pairs3, dead, new_d = _associate(pending, hi_left, s.unconfirmed_match_iou, hi_left_score)
         for ti, di in pairs3:
-            pending[ti].update(hi_left[di], float(hi_score[rest_d][di]), frame)
             pending[ti].confirmed = True
+        matched += [(pending[ti], hi_left[di], hi_left_score[di]) for ti, di in pairs3]
+        if matched:
+            tracks, boxes, scores = zip(*matched)
+            _correct(list(tracks), np.stack(boxes), np.array(scores, np.float32), frame)
         dead_ids = {pending[i].track_id for i in dead}
         # Births: confident unmatched detections.
         for j in new_d:
@@ -169,5 +180,5 @@ class ByteTracker:
         live = [t for t in self._tracks if t.confirmed and not t.lost and t.last_frame == frame]
         if not live:
             return Tracks(np.zeros(0, np.int64), np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
-        return Tracks(np.array([t.track_id for t in live], np.int64), np.stack([t.xyxy for t in live]),
+        return Tracks(np.array([t.track_id for t in live], np.int64), _boxes(live),
                       np.array([t.score for t in live], np.float32))
