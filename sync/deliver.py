@@ -32,7 +32,7 @@ _CATALOG = """
     SELECT a.attname, format_type(a.atttypid, a.atttypmod),
            CASE t.typtype WHEN 'e' THEN 'text' WHEN 'd' THEN b.typname ELSE t.typname END
     FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type b ON b.oid = t.typbasetype
-    WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
+    WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
 """
 _LEDGER = ("INSERT INTO sync_batches (device_id, stream, batch_no, row_count) VALUES (%s, %s, %s, %s) "
            "ON CONFLICT (device_id, stream, batch_no) DO NOTHING RETURNING now()")
