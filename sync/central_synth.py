@@ -67,6 +67,7 @@ WITH r AS (
     CROSS JOIN LATERAL (SELECT floor(2 * rate.lam * random() + random())::int AS cin,
                                floor(2 * rate.lam * random() + random())::int AS cout) x
     WHERE s.n %% %(workers)s = %(worker)s AND t < %(until)s AND x.cin + x.cout > 0
+    ORDER BY t  -- rows of all cameras interleaved in time, as deliveries lay them out
     RETURNING camera_id, line_name, result_timestamp, count_in, count_out)
 INSERT INTO counting_events (event_id, device_id, camera_id, line_name, direction, track_id, event_ts,
                              frame_index, score, model)
@@ -101,12 +102,12 @@ q AS (
                                         width, height)
     SELECT camera_id, t, status, stream_quality_score(status, drops, (fps_in * (1 - drops))::real), drops,
            (fps_in * (1 - drops))::real, 1280, 720
-    FROM m)
+    FROM m ORDER BY t)
 INSERT INTO camera_performance_metrics (camera_id, metric_timestamp, fps_in, fps_processed, drop_rate,
                                         latency_p50_ms, latency_p95_ms, reconnects)
 SELECT camera_id, t, fps_in, (fps_in * (1 - drops))::real, drops, 40 + 20 * random(), 90 + 80 * random(),
        (status = 'offline')::int
-FROM m
+FROM m ORDER BY t
 """
 
 # The latest report per camera goes through the ingest trigger, as a delivered one would.
