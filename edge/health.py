@@ -23,9 +23,10 @@ class HealthWindow:
                frozen: bool, before: StreamStats) -> CameraHealth:
         """A health record over `seconds`, using counter differences against `before`."""
         received = stats.received - before.received
+        wanted = stats.wanted - before.wanted
         dropped = stats.dropped - before.dropped
         lat = np.percentile(self.latencies_ms, [50, 95]) if self.latencies_ms else (None, None)
-        drop_rate = dropped / received if received else 0.0
+        drop_rate = dropped / wanted if wanted else 0.0
         if frozen or not stats.online:
             status = "offline"
         elif drop_rate > 0.2 or stats.reconnects > before.reconnects:

@@ -42,8 +42,6 @@ class Camera:
     name: str
     stream: LiveStream | FileStream
     pipeline: CameraPipeline
-    period_s: float
-    next_due: float = 0.0
     window: HealthWindow = field(default_factory=HealthWindow)
     baseline: StreamStats = field(default_factory=StreamStats)
     lines_checked: bool = False
@@ -58,11 +56,11 @@ class Runner:
         for cam in config.cameras:
             if not cam.enabled:
                 continue
-            stream = (LiveStream(cam.name, cam.source, config.capture_for(cam)) if is_live(cam.source)
-                      else FileStream(cam.name, cam.source))
+            stream = (LiveStream(cam.name, cam.source, config.capture_for(cam), cam.detect_fps)
+                      if is_live(cam.source) else FileStream(cam.name, cam.source))
             lines = [ln.to_line() for ln in cam.lines]
             pipe = CameraPipeline(config.device_id, cam.name, lines, self.detector.name, config.tracker, config.counter)
-            self.cameras.append(Camera(cam.name, stream, pipe, 1.0 / cam.detect_fps))
+            self.cameras.append(Camera(cam.name, stream, pipe))
         if not self.cameras:
             raise EdgeError("no enabled camera in the config: add a [[cameras]] entry with a name and a source")
         self.buffer = Buffer(config.buffer.path, config.buffer.synchronous)
@@ -98,15 +96,11 @@ class Runner:
             buffer.close()
 
     def _turn(self, cam: Camera, buffer: Buffer) -> bool:
-        """Detect on the camera's newest frame if it is due; True if a frame was processed."""
-        now = time.monotonic()
-        live = isinstance(cam.stream, LiveStream)
-        if live and now < cam.next_due:
-            return False
+        """Detect on the camera's newest due frame, if there is one; True if a frame was processed."""
         frame = cam.stream.take()
         if frame is None:
             return False
-        cam.next_due = max(now, cam.next_due) + cam.period_s if live else now
+        live = isinstance(cam.stream, LiveStream)
         if not cam.lines_checked:
             self._check_lines(cam, frame)
         events = cam.pipeline.step(self.detector(frame.image), frame.index, frame.ts_us)

@@ -36,13 +36,32 @@ class StreamStats:
     """Counters since the worker started; the runner turns differences into health records."""
 
     received: int = 0
-    dropped: int = 0
+    wanted: int = 0           # frames due for detection at the camera's detect_fps
+    dropped: int = 0          # wanted frames replaced before the detector took them
     reconnects: int = 0
     last_frame_us: int | None = None
     width: int | None = None
     height: int | None = None
     error: str | None = None
     online: bool = False
+
+
+@dataclass
+class Pacer:
+    """Picks frames for detection at a target rate by their timestamps (pure).
+
+    A frame is due when it is at most a fifth of a period early; a 10 fps stream detected at 10 fps
+    keeps every frame despite arrival jitter, a 25 fps stream detected at 10 fps keeps 10 of 25.
+    """
+
+    period_us: float
+    next_us: float = 0.0
+
+    def due(self, ts_us: int) -> bool:
+        if ts_us < self.next_us - 0.2 * self.period_us:
+            return False
+        self.next_us = max(self.next_us + self.period_us, ts_us + 0.8 * self.period_us)
+        return True
 
 
 class _StopWhen(stop_base):
@@ -69,9 +88,10 @@ def open_stream(url: str, settings: CaptureSettings) -> cv2.VideoCapture:
 class LiveStream(threading.Thread):
     """Reads one RTSP camera into a one-frame slot; `take()` returns the newest unseen frame."""
 
-    def __init__(self, camera: str, url: str, settings: CaptureSettings) -> None:
+    def __init__(self, camera: str, url: str, settings: CaptureSettings, detect_fps: float) -> None:
         super().__init__(name=f"stream-{camera}", daemon=True)
         self.camera, self.url, self.settings = camera, url, settings
+        self.pacer = Pacer(1e6 / detect_fps)
         self.stats = StreamStats()
         self._halt = threading.Event()
         self._lock = threading.Lock()
@@ -142,14 +162,17 @@ class LiveStream(threading.Thread):
     def _deliver(self, image: np.ndarray) -> None:
         self._index += 1
         ts = now_us()
-        with self._lock:
-            if self._slot is not None:
-                self.stats.dropped += 1
-            self._slot = Frame(self._index, ts, image)
         s = self.stats
         s.received += 1
         s.last_frame_us = ts
         s.height, s.width = image.shape[:2]
+        if not self.pacer.due(ts):
+            return
+        s.wanted += 1
+        with self._lock:
+            if self._slot is not None:
+                s.dropped += 1
+            self._slot = Frame(self._index, ts, image)
 
     def _down(self, why: str) -> StreamDown:
         self.stats.online, self.stats.error = False, why

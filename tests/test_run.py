@@ -55,12 +55,19 @@ def rows(db: Path, sql: str, *args) -> list[tuple]:
 
 
 def wait_for(cond, timeout: float, step: float = 0.2) -> bool:
+    """Poll `cond` (a buffer not yet created or migrated counts as not yet)."""
+    def check() -> bool:
+        try:
+            return bool(cond())
+        except sqlite3.OperationalError:
+            return False
+
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        if cond():
+        if check():
             return True
         time.sleep(step)
-    return cond()
+    return check()
 
 
 def test_file_camera_counts_like_edge_count(tmp_path, pets_video, model_path):
@@ -168,3 +175,14 @@ def test_bad_config_is_one_line_naming_the_key(tmp_path, text, words):
     cfg.write_text(text)
     r = CliRunner().invoke(app, ["run", "--config", str(cfg)])
     assert r.exit_code == 2 and words in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_pacer_keeps_every_frame_at_equal_rates_and_decimates_faster_streams():
+    from edge.stream import Pacer
+
+    jitter = [0, 13, -9, 17, -15, 4, 0, -18, 11, 6]
+    p = Pacer(100_000)
+    assert all(p.due(i * 100_000 + j * 1000) for i, j in enumerate(jitter))  # 10 fps stream, 10 fps detection
+    p = Pacer(100_000)
+    kept = sum(p.due(i * 40_000) for i in range(250))  # 10 s of a 25 fps stream
+    assert 99 <= kept <= 101
