@@ -28,6 +28,8 @@ test: setup-test
 
 bench: setup-test
 	$(PY) -m edge.bench --video $(VIDEO)
+	$(PY) -m edge.bench_live --video $(VIDEO)
+	$(PY) -m sync.bench_sync
 
 bench-central: setup-test
 	$(PY) -m sync.bench_central
