@@ -104,6 +104,7 @@ class SyncSettings(Settings):
     retry_attempts: int = Field(10, ge=1)          # per delivery; `edge sync --once` gives up after these
     connect_timeout_s: int = Field(10, ge=1)
     clock_skew_s: float = Field(30 * 86400.0, gt=0)  # events further than this from central time are flagged
+    parallel: int = Field(2, ge=1, le=8)           # central connections streaming the events backlog
 
 
 class BoxConfig(Settings):

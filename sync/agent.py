@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
 import psycopg
@@ -20,7 +21,8 @@ from edge.config import BoxConfig
 from edge.errors import EdgeError
 from edge.records import now_us
 from sync.agent_policy import age_s, batch_due, buffer_alert_due
-from sync.deliver import DeadRows, Delivery, Target, deliver, prepare
+from sync.agent_lanes import Lane, LaneJob
+from sync.deliver import DeadRows, Delivery, SkewWatch, Target, deliver, prepare
 from sync.outbox import STREAMS as OUTBOX_STREAMS
 from sync.outbox import Batch, Outbox
 from sync.sync_dsn import check_dsn, connect, redact
@@ -60,10 +62,14 @@ class Agent:
         self.metrics = Metrics()
         self._conn: psycopg.Connection | None = None
         self._targets: dict[str, Target] = {}
+        self._lanes: list[Lane] = []
         self._last_housekeeping_us = 0
         self._last_alert_us: int | None = None
 
     def close(self) -> None:
+        for lane in self._lanes:
+            lane.close()
+        self._lanes = []
         self._drop_connection()
 
     def _connection(self) -> tuple[psycopg.Connection, dict[str, Target]]:
@@ -110,6 +116,10 @@ class Agent:
             what = "unreachable" if is_transient(e) else "refused the batch"
             raise EdgeError(f"central database {what} ({batch.stream} batch {batch.batch_no}): "
                             f"{redact(str(e), self.dsn)}") from None
+        self._finish(batch, target, result)
+
+    def _finish(self, batch: Batch, target: Target, result: Delivery) -> None:
+        """After the central commit: mark the batch sent, count it, say what needs attention."""
         self.outbox.mark_sent(batch, now_us())
         m = self.metrics
         m.batches_sent += 1
@@ -127,18 +137,75 @@ class Agent:
         if self.on_delivered:
             self.on_delivered(batch, target, result)
 
+    def _batches(self, stream: str, draining: bool) -> Iterator[Batch]:
+        """Batches fixed earlier and not confirmed, then new ones for as long as they come due."""
+        yield from self.outbox.unsent(stream)
+        size = self.settings.batch_size
+        while not self.stop.is_set() and batch_due(self.outbox.pending(stream), now_us(), size,
+                                                     self.settings.max_wait_s, draining):
+            batch = self.outbox.cut(stream, size, now_us())
+            if batch is None:
+                return
+            yield batch
+
+    def _send_through_lanes(self, batches: Iterator[Batch]) -> None:
+        """Events: each batch goes to the next lane; this thread reads and encodes while the lanes' COPYs run.
+        At the first batch a lane could not deliver, pipelining stops and the failed batches go again on the
+        sequential path."""
+        try:
+            target = self._connection()[1]["events"]
+        except psycopg.Error:  # unreachable: the sequential path retries
+            self._drop_connection()
+            for batch in batches:
+                self.send(batch)
+            return
+        if not self._lanes:
+            self._lanes = [Lane(lambda i=i: connect(self.dsn, self.settings.connect_timeout_s,
+                                                f"edge-sync {self.device_id} lane {i}"), f"sync-lane-{i}")
+                           for i in range(self.settings.parallel)]
+        in_flight: deque[LaneJob] = deque()
+        failed: list[Batch] = []
+        for i, batch in enumerate(batches):
+            job = self._lanes[i % len(self._lanes)].submit(
+                LaneJob(batch, (self.device_id, batch.ledger_stream, batch.batch_no), target, now_us()))
+            in_flight.append(job)
+            try:
+                central_now = job.claimed.result()
+            except Exception:
+                central_now = None  # the lane failed: settled below
+            if central_now is not None:
+                skew = SkewWatch(target.time_index, central_now, self.settings.clock_skew_s)
+                job.feed(target.encoder.payload(skew.watch(self.outbox.rows(batch, target.select, self.device_id))),
+                         skew)
+            while in_flight and (in_flight[0].done.done() or len(in_flight) > len(self._lanes)):
+                self._settle(in_flight.popleft(), target, failed)
+            if failed:
+                break
+        while in_flight:
+            self._settle(in_flight.popleft(), target, failed)
+        for batch in failed:
+            self.send(batch)
+
+    def _settle(self, job: LaneJob, target: Target, failed: list[Batch]) -> None:
+        try:
+            result = job.done.result()
+        except Exception as e:
+            self.metrics.retries += 1
+            log.warning("lane could not deliver, sending the batch again", extra={
+                "batch": job.batch.batch_no, "error": redact(str(e), self.dsn)})
+            failed.append(job.batch)
+            return
+        self._finish(job.batch, target, result)
+
     def step(self, draining: bool) -> None:
         """Send unconfirmed batches, then every batch that is due (all pending rows when draining)."""
-        size = self.settings.batch_size
         for stream in OUTBOX_STREAMS:
-            for batch in self.outbox.unsent(stream):
-                self.send(batch)
-            while not self.stop.is_set() and batch_due(self.outbox.pending(stream), now_us(), size,
-                                                         self.settings.max_wait_s, draining):
-                batch = self.outbox.cut(stream, size, now_us())
-                if batch is None:
-                    break
-                self.send(batch)
+            batches = self._batches(stream, draining)
+            if stream == "events" and self.settings.parallel > 1:
+                self._send_through_lanes(batches)
+            else:
+                for batch in batches:
+                    self.send(batch)
 
     def housekeeping(self, force: bool = False) -> None:
         """Every minute: prune sent rows past retention, alert on buffer size, refresh and log the metrics."""

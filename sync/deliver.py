@@ -110,10 +110,11 @@ class Delivery:
     flagged: int                 # rows further than the clock-skew limit from central time
 
 
+SKIPPED = Delivery(duplicate=True, route="skipped", dead=0, flagged=0)
 Chunks = Iterable[Sequence[tuple]]
 
 
-class _SkewWatch:
+class SkewWatch:
     """Counts rows whose time is further than `limit_s` from central time, chunk by chunk as they stream."""
 
     def __init__(self, time_index: int, central_now: datetime, limit_s: float) -> None:
@@ -138,10 +139,22 @@ class _SkewWatch:
             conn.execute(_SKEW, (*ledger, self.count, *ts, (box_now_us - self.now_us) / 1e6))
 
 
-def _copy(conn: psycopg.Connection, statement: sql.Composed, encoder: RowEncoder, chunks: Chunks) -> None:
+def claim(conn: psycopg.Connection, ledger: tuple[str, str, int], row_count: int) -> datetime | None:
+    """Insert the batch's ledger row (inside the caller's transaction): central's time, or None when the
+    ledger already has it (delivered before: skip it whole)."""
+    received = conn.execute(_LEDGER, (*ledger, row_count)).fetchone()
+    return received[0] if received else None
+
+
+def copy_pieces(conn: psycopg.Connection, statement: sql.Composed, pieces: Iterable[bytes]) -> None:
+    """One binary COPY of an encoded payload, piece by piece as it is produced."""
     with conn.cursor() as cur, cur.copy(statement) as copy:
-        for piece in encoder.payload(chunks):
+        for piece in pieces:
             copy.write(piece)
+
+
+def _copy(conn: psycopg.Connection, statement: sql.Composed, encoder: RowEncoder, chunks: Chunks) -> None:
+    copy_pieces(conn, statement, encoder.payload(chunks))
 
 
 def _staged(conn: psycopg.Connection, target: Target, rows: list[tuple]) -> DeadRows:
@@ -170,13 +183,14 @@ def deliver(conn: psycopg.Connection, target: Target, ledger: tuple[str, str, in
             read: Callable[[], Chunks], *, box_now_us: int, skew_limit_s: float,
             on_dead: Callable[[DeadRows], None]) -> Delivery:
     """Deliver one batch in one central transaction. `ledger` is its key (device id, ledger stream name,
-    batch number); `read()` yields its rows in chunks (called again for the fallback route). `on_dead` runs before the commit: dead letters are recorded locally first, so a crash
-    after the commit cannot lose them. Raises on errors other than data errors."""
+    batch number); `read()` yields its rows in chunks (called again for the fallback route). `on_dead` runs
+    before the commit: dead letters are recorded locally first, so a crash after the commit cannot lose them.
+    Raises on errors other than data errors."""
     with conn.transaction():
-        received = conn.execute(_LEDGER, (*ledger, row_count)).fetchone()
-        if received is None:
-            return Delivery(duplicate=True, route="skipped", dead=0, flagged=0)
-        skew = _SkewWatch(target.time_index, received[0], skew_limit_s)
+        central_now = claim(conn, ledger, row_count)
+        if central_now is None:
+            return SKIPPED
+        skew = SkewWatch(target.time_index, central_now, skew_limit_s)
         dead: DeadRows = []
         route = "upsert" if target.spec.upsert_key else "copy"
         if route == "copy":
@@ -188,7 +202,7 @@ def deliver(conn: psycopg.Connection, target: Target, ledger: tuple[str, str, in
                     raise
                 route = "staging"
         if route != "copy":
-            skew = _SkewWatch(target.time_index, received[0], skew_limit_s)
+            skew = SkewWatch(target.time_index, central_now, skew_limit_s)
             dead = _staged(conn, target, [r for rows in skew.watch(read()) for r in rows])
         skew.record(conn, ledger, box_now_us)
         if dead:

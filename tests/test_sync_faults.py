@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from edge.buffer import Buffer
@@ -55,6 +56,10 @@ def edge(*args: str) -> list[str]:
     return [sys.executable, "-m", "edge.cli", *args]
 
 
+def ledger_rows(admin: psycopg.Connection) -> int:
+    return int(admin.execute("SELECT COUNT(*) FROM sync_batches").fetchone()[0])
+
+
 def assert_central_matches_buffer(admin: str, buffer: Path) -> None:
     central, box = central_event_ids(admin), buffer_event_ids(buffer)
     assert len(central) == len(set(central)), "an event was delivered twice"
@@ -70,11 +75,19 @@ def test_sigkilled_agent_loses_and_duplicates_nothing(pg_dsn, tmp_path):
     rng = random.Random(6)
     producer = subprocess.Popen([sys.executable, "-c", PRODUCER, str(db)], cwd=REPO)
     try:
-        for _ in range(KILLS):
-            agent = subprocess.Popen(edge("sync", "--config", str(config)), cwd=REPO, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.3, 1.3))  # start-up, connecting, mid-COPY, between commit and mark...
-            agent.send_signal(signal.SIGKILL)
-            agent.wait()
+        with psycopg.connect(pg_dsn, autocommit=True) as admin:
+            for _ in range(KILLS):
+                batches = ledger_rows(admin)
+                agent = subprocess.Popen(edge("sync", "--config", str(config)), cwd=REPO, stderr=subprocess.DEVNULL)
+                if rng.random() < 0.3:  # while starting, connecting, reading the catalog
+                    time.sleep(rng.uniform(0.0, 0.8))
+                else:  # while delivering: mid-COPY, between the central commit and the local mark...
+                    deadline = time.monotonic() + 20
+                    while ledger_rows(admin) == batches and time.monotonic() < deadline:
+                        time.sleep(0.01)
+                    time.sleep(rng.uniform(0.0, 0.2))
+                agent.send_signal(signal.SIGKILL)
+                agent.wait()
     finally:
         producer.send_signal(signal.SIGKILL)
         producer.wait()
