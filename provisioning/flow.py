@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import statistics
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +141,23 @@ def build_config(req: Request, exclude: set[str] = frozenset()) -> tuple[BoxConf
     return config, secrets
 
 
+def _with_box_role(req: Request, out: Outcome) -> Request:
+    """With an admin DSN: create the box's role and use its DSN (unless one was given)."""
+    from provisioning.central_register import box_role_dsn
+
+    previous = None
+    secrets_file = req.at_root(req.secrets_path)
+    if secrets_file.is_file():
+        previous = tomllib.loads(secrets_file.read_text()).get("sync", {}).get("dsn")
+    try:
+        dsn = box_role_dsn(req.admin_dsn or "", req.device_id, req.central_dsn or previous)
+    except EdgeError as e:
+        out.warn(f"central unreachable: counts will be buffered; re-run to create the box's role ({e})")
+        return req
+    out.ok(f"central role box_{req.device_id} ready (least privilege: its own device's rows only)")
+    return req if req.central_dsn else Request(**{**req.__dict__, "central_dsn": dsn})
+
+
 def render(config: BoxConfig) -> bytes:
     data = config.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     data["device_id"] = config.device_id
@@ -147,8 +165,7 @@ def render(config: BoxConfig) -> bytes:
     return (header + tomli_w.dumps(data)).encode()
 
 
-def provision(req: Request, say: Callable[[str], None] = print,
-              detector_factory: Callable[[], object] | None = None) -> Outcome:
+def provision(req: Request, say: Callable[[str], None] = print) -> Outcome:
     """Check, write, install, register, self-test. Raises EdgeError (nothing written) on bad input."""
     from provisioning.model_install import install_model
     from provisioning.snapshot import draw, save_png
@@ -182,6 +199,8 @@ def provision(req: Request, say: Callable[[str], None] = print,
             skipped.add(name)
             continue
         out.ok(f"camera {name}: {w}x{h} at {c.fps:g} fps, first frame in {c.seconds:.1f} s")
+    if req.admin_dsn:
+        req = _with_box_role(req, out)
     config, secrets = build_config(req, exclude=skipped)
 
     changed = write_atomic(req.at_root(req.config_path), render(config), 0o644)
@@ -194,8 +213,7 @@ def provision(req: Request, say: Callable[[str], None] = print,
     try:
         from edge.detect import Detector, DetectorSettings
 
-        detector = detector_factory() if detector_factory else Detector(
-            DetectorSettings(model_path=model_path, score_threshold=0.4))
+        detector = Detector(DetectorSettings(model_path=model_path, score_threshold=0.4))
     except EdgeError as e:
         out.fail(f"detector: {e}")
     snap_dir = req.at_root(DATA_DIR / "snapshots")
@@ -227,12 +245,18 @@ def provision(req: Request, say: Callable[[str], None] = print,
     except EdgeError as e:
         out.fail(f"buffer: {e}")
 
-    if req.central_dsn:
-        from provisioning.central_register import register
+    from provisioning.central_register import check_delivery, register
 
+    if req.admin_dsn:
         try:
-            register(req.admin_dsn or req.central_dsn, config)
-            out.ok("central reachable and writable: device, cameras and lines registered")
+            register(req.admin_dsn, config)
+            out.ok("device, cameras and lines registered in central")
+        except EdgeError as e:
+            out.warn(f"not registered in central ({e}): re-run when it is reachable")
+    if req.central_dsn:
+        try:
+            check_delivery(req.central_dsn)
+            out.ok("central reachable and writable by this box")
         except EdgeError as e:
             out.warn(f"central unreachable: counts will be buffered ({e})")
     else:

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edge.cli import app
+from tests.conftest import free_port
 from edge.config import load_config
 from provisioning.snapshot import LINE_COLOUR
 
@@ -210,3 +211,42 @@ def test_unwritable_config_dir_writes_nothing(tmp_path, rtsp_server):
     r = provision(tmp_path, "--yes", cameras=[f"door={rtsp_server.url}"])
     assert r.exit_code == 2 and "cannot write to" in r.stderr and "--config-dir" in r.stderr
     assert not (tmp_path / "var").exists()
+
+
+def test_provisioning_against_a_real_central_database(tmp_path, rtsp_server, pg_dsn):
+    import psycopg
+
+    from sync.central import migrate
+
+    migrate(pg_dsn)
+    args = ["--yes", "--admin-dsn", pg_dsn]
+    r = provision(tmp_path, *args, cameras=[f"door={rtsp_server.url}"], lines=[LINE, "door:exit:0,300,480,300"])
+    assert r.exit_code == 0, r.output
+    assert "central role box_box1 ready" in r.output and "registered in central" in r.output
+    assert "central reachable and writable by this box" in r.output
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT camera_id, camera_name, is_active FROM camera_configurations").fetchall() == [
+            ("box1/door", "door", True)]
+        assert conn.execute("SELECT line_name, x1, y1, x2, y2 FROM counting_lines ORDER BY 1").fetchall() == [
+            ("entrance", 0, 150, 480, 150), ("exit", 0, 300, 480, 300)]
+    secrets = tmp_path / "etc/edge-counter/secrets.toml"
+    box_dsn = tomllib.loads(secrets.read_text())["sync"]["dsn"]
+    assert "user=box_box1" in box_dsn or "box_box1@" in box_dsn
+    with psycopg.connect(box_dsn) as conn:  # the box's own role logs in
+        assert conn.execute("SELECT current_user").fetchone()[0] == "box_box1"
+
+    before = secrets.read_bytes()
+    again = provision(tmp_path, *args, cameras=[f"door={rtsp_server.url}"], lines=[LINE])  # exit line removed
+    assert again.exit_code == 0, again.output
+    assert secrets.read_bytes() == before  # same role, same password: nothing rewritten
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT line_name, is_active FROM counting_lines ORDER BY 1").fetchall() == [
+            ("entrance", True), ("exit", False)]
+
+
+def test_unreachable_central_still_provisions_and_buffers(tmp_path, rtsp_server):
+    dead = f"postgresql://box_box1:pw@127.0.0.1:{free_port()}/edge"
+    r = provision(tmp_path, "--yes", "--central-dsn", dead, cameras=[f"door={rtsp_server.url}"])
+    assert r.exit_code == 0, r.output
+    assert "central unreachable: counts will be buffered" in r.output
+    assert ":pw@" not in r.output
