@@ -20,7 +20,7 @@ import tenacity
 from edge.config import BoxConfig
 from edge.errors import EdgeError
 from edge.records import now_us
-from sync.agent_policy import age_s, batch_due, buffer_alert_due
+from sync.agent_policy import batch_due, buffer_alert_due
 from sync.agent_lanes import Lane, LaneJob
 from sync.deliver import DeadRows, Delivery, SkewWatch, Target, deliver, prepare
 from sync.outbox import STREAMS as OUTBOX_STREAMS
@@ -224,10 +224,9 @@ class Agent:
         log.info("sync metrics", extra={**asdict(self.metrics), "pruned": pruned, "buffer_bytes": size})
 
     def refresh_metrics(self) -> Metrics:
-        backlogs = [self.outbox.backlog(s) for s in OUTBOX_STREAMS]
-        oldest = min((b.oldest_us for b in backlogs if b.oldest_us is not None), default=None)
-        self.metrics.rows_pending = sum(b.rows for b in backlogs)
-        self.metrics.oldest_pending_age_s = age_s(oldest, now_us())
+        summary = self.outbox.summary(now_us())
+        self.metrics.rows_pending = int(summary["rows_pending"])
+        self.metrics.oldest_pending_age_s = float(summary["oldest_pending_age_s"])
         return self.metrics
 
     def drain(self) -> Metrics:

@@ -14,11 +14,6 @@ def batch_due(pending: Pending, now_us: int, batch_size: int, max_wait_s: float,
     return now_us - pending.oldest_us >= max_wait_s * 1_000_000
 
 
-def age_s(oldest_us: int | None, now_us: int) -> float:
-    """How long the oldest pending row has waited (sync lag), 0 when nothing is pending."""
-    return max(0.0, (now_us - oldest_us) / 1e6) if oldest_us is not None else 0.0
-
-
 def buffer_alert_due(size_bytes: int, limit_bytes: int, last_alert_us: int | None, now_us: int,
                      every_s: float = 3600.0) -> bool:
     """Alert when the buffer is over its limit, at most once per `every_s`."""

@@ -18,6 +18,7 @@ from edge.buffer import Buffer
 
 SEQ_TABLES = {"events": "crossings", "camera_health": "camera_health", "box_health": "box_health"}
 STREAMS = ("events", "minutes", "camera_health", "box_health")
+SYNC_SCHEMA_VERSION = 3  # buffer migrations 1 and 2 hold the sync state
 
 
 @dataclass(frozen=True)
@@ -39,22 +40,11 @@ class Pending:
     oldest_us: int | None
 
 
-class Outbox:
-    """The sync agent's view of the box buffer. Use as a context manager."""
+class OutboxView:
+    """Read-only queries on a buffer's sync state (works on a read-only connection)."""
 
-    def __init__(self, path: Path | str, synchronous: str = "normal") -> None:
-        self._buffer = Buffer(path, synchronous=synchronous)  # creates or migrates the schema
-        self.path = self._buffer.path
-        self.conn: sqlite3.Connection = self._buffer.conn
-
-    def close(self) -> None:
-        self._buffer.close()
-
-    def __enter__(self) -> "Outbox":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
 
     def _cursor(self, stream: str) -> tuple[int, int, str]:
         next_seq, next_batch_no, ledger = self.conn.execute(
@@ -98,6 +88,36 @@ class Outbox:
             "FROM sync_batches b JOIN sync_streams s USING (stream) "
             "WHERE b.stream = ? AND b.sent_us IS NULL ORDER BY b.batch_no", (stream,)).fetchall()
         return [Batch(*r) for r in rows]
+
+    def dead_letter_count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM sync_dead_letters").fetchone()[0])
+
+    def summary(self, now_us: int) -> dict[str, float | int]:
+        """Rows not yet confirmed by central (all streams), how long the oldest has waited (the sync lag),
+        rows in the dead-letter table."""
+        backlogs = [self.backlog(s) for s in STREAMS]
+        oldest = min((b.oldest_us for b in backlogs if b.oldest_us is not None), default=None)
+        return {"rows_pending": sum(b.rows for b in backlogs),
+                "oldest_pending_age_s": max(0.0, (now_us - oldest) / 1e6) if oldest is not None else 0.0,
+                "dead_letters": self.dead_letter_count()}
+
+
+class Outbox(OutboxView):
+    """The sync agent's view of the box buffer, writes included. Use as a context manager."""
+
+    def __init__(self, path: Path | str, synchronous: str = "normal") -> None:
+        self._buffer = Buffer(path, synchronous=synchronous)  # creates or migrates the schema
+        self.path = self._buffer.path
+        super().__init__(self._buffer.conn)
+
+    def close(self) -> None:
+        self._buffer.close()
+
+    def __enter__(self) -> "Outbox":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def cut(self, stream: str, limit: int, now_us: int) -> Batch | None:
         """Fix the next batch of up to `limit` rows not yet batched; None when there are none."""
@@ -164,9 +184,6 @@ class Outbox:
         with self.conn:
             self.conn.execute("INSERT INTO sync_alerts (ts_us, kind, message) VALUES (?, ?, ?)", (now_us, kind, message))
 
-    def dead_letter_count(self) -> int:
-        return int(self.conn.execute("SELECT COUNT(*) FROM sync_dead_letters").fetchone()[0])
-
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
 
@@ -191,3 +208,15 @@ class Outbox:
                 "AND d.line = minute_counts.line AND d.minute_us = minute_counts.minute_us)", (cutoff_us,)).rowcount
             self.conn.execute("DELETE FROM sync_batches WHERE sent_us <= ?", (cutoff_us,))
         return deleted
+
+
+def sync_status(path: Path, now_us: int) -> dict[str, float | int]:
+    """For `edge status` (the `sync` entry its renderer shows): `OutboxView.summary` of a buffer opened
+    read-only; {} when the buffer has no sync state yet."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SYNC_SCHEMA_VERSION:
+            return {}
+        return OutboxView(conn).summary(now_us)
+    finally:
+        conn.close()
