@@ -4,6 +4,7 @@ Per stream: first the batches fixed earlier but not confirmed (a crash or an out
 batches as they come due. A batch is marked sent locally only after the central commit; a re-send finds its
 ledger row and inserts nothing. Transient errors (connection lost, server restarting) are retried with capped
 exponential backoff and jitter; rows central rejects go to the local dead-letter table and the rest flows on.
+A backlog of events is streamed over `parallel` connections (sync/agent_lanes.py).
 """
 
 from __future__ import annotations
