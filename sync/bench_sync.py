@@ -74,9 +74,10 @@ def setup_central(admin_url: str) -> tuple[str, str]:
 
 
 def fill(path: Path, n: int, cameras: int = 8) -> None:
-    """`n` crossings over the last hour, 100 per transaction (as a busy box records frames)."""
-    start = now_us() - HOUR_US
-    step = HOUR_US // max(n, 1)
+    """`n` crossings over the last hour (of today, UTC), 100 per transaction (as a busy box records frames)."""
+    now = now_us()
+    start = max(now - HOUR_US, now - now % (24 * HOUR_US))
+    step = (now - start) // max(n, 1)
     with Buffer(path, synchronous="normal") as b:
         for first in range(0, n, 100):
             frame = []
