@@ -27,6 +27,7 @@ from edge.health import HealthWindow
 from edge.pipeline import CameraPipeline
 from edge.records import BoxHealth, now_us
 from edge.stream import FileStream, LiveStream, StreamStats
+from sync.outbox import OutboxView
 
 log = logging.getLogger("edge.run")
 
@@ -131,7 +132,7 @@ class Runner:
             cam.window, cam.baseline = HealthWindow(), stats
         path = Path(self.config.buffer.path)
         size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
-        pending = buffer.conn.execute("SELECT COUNT(*) FROM crossings").fetchone()[0]
+        pending = int(OutboxView(buffer.conn).summary(ts)["rows_pending"])
         box = BoxHealth(ts, self.config.device_id, process.cpu_percent(), process.memory_info().rss / 2**20,
                         size, pending)
         buffer.record_health(records, box)

@@ -10,6 +10,7 @@ from typing import Any
 from edge.config import BoxConfig
 from edge.errors import EdgeError
 from edge.records import now_us
+from sync.outbox import OutboxView
 
 
 def _open_readonly(path: Path) -> sqlite3.Connection:
@@ -48,12 +49,14 @@ def box_status(config: BoxConfig) -> dict[str, Any]:
                 "last_crossing_us": last,
             }
         rows = conn.execute("SELECT COUNT(*) FROM crossings").fetchone()[0]
+        sync = OutboxView(conn).summary(now)
     size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
     disk = shutil.disk_usage(path.parent)
     return {
         "device_id": config.device_id,
         "cameras": cameras,
         "buffer": {"path": str(path), "bytes": size, "crossings": rows},
+        "sync": sync,
         "disk": {"total_bytes": disk.total, "free_bytes": disk.free, "used_percent": round(100 * disk.used / disk.total, 1)},
     }
 
@@ -75,8 +78,8 @@ def render(status: dict[str, Any]) -> str:
                    + (f"  ({c['error']})" if c["error"] else ""))
     b, d = status["buffer"], status["disk"]
     out.append(f"buffer {b['path']}: {b['crossings']} crossings, {b['bytes'] / 1e6:.1f} MB")
-    if "sync" in status:
-        s = status["sync"]
-        out.append(f"sync: {s['rows_pending']} rows pending, lag {s['oldest_pending_age_s']:.0f} s")
+    s = status["sync"]
+    out.append(f"sync: {s['rows_pending']} rows pending, lag {s['oldest_pending_age_s']:.0f} s, "
+               f"{s['dead_letters']} dead letters")
     out.append(f"disk: {d['used_percent']}% used, {d['free_bytes'] / 1e9:.1f} GB free")
     return "\n".join(out)

@@ -31,11 +31,12 @@ def test_status_table_and_json(tmp_path):
     assert s["cameras"]["door"]["status"] == "online" and s["cameras"]["door"]["last_crossing_us"] == t - 5_000_000
     assert s["cameras"]["yard"]["status"] == "stale"  # its last record is far older than 3 health intervals
     assert s["buffer"]["crossings"] == 1 and s["disk"]["free_bytes"] > 0
+    assert s["sync"]["rows_pending"] >= 1 and s["sync"]["oldest_pending_age_s"] >= 5  # nothing delivered yet
     r = CliRunner().invoke(app, ["status", "--config", str(cfg)])
     assert r.exit_code == 0
     door = next(line for line in r.stdout.splitlines() if line.startswith("door"))
     assert "online" in door and "5 s ago" in door
-    assert "nothing listens" in r.stdout
+    assert "nothing listens" in r.stdout and "rows pending" in r.stdout
 
 
 def test_status_without_a_buffer_says_what_to_do(tmp_path):
