@@ -5,8 +5,11 @@ point is at least `band` pixels from the line (band = max(min_band_px, band_frac
 so feet jittering on the line never flip sides; a track first seen inside the band starts on the
 side it is on (else people who appear on the line would never be counted). A crossing is counted when the confirmed side
 changes and the move from the last point confirmed on the old side to the new point passes
-through the segment. A new track born near where another track was lost shortly before
-inherits that track's sides, so an ID switch neither double-counts nor loses a passage.
+through the segment. The crossing is held for `hold_frames`: if the track is confirmed back on
+the old side within them (a box that jumps over the line and back, e.g. when it briefly covers
+two people), neither move is counted; otherwise it is returned, with the frame it happened on.
+A new track born near where another track of similar height was lost shortly before inherits
+that track's sides, so an ID switch neither double-counts nor loses a passage.
 Tracks unseen for longer than `forget_frames` are evicted: memory stays bounded.
 """
 
@@ -25,17 +28,19 @@ IN, OUT = "in", "out"
 
 
 class CounterSettings(Settings):
-    band_frac: float = 0.08       # hysteresis half-band as a fraction of the person's box height
+    band_frac: float = 0.075      # hysteresis half-band as a fraction of the person's box height
     min_band_px: float = 2.0
+    hold_frames: int = 4          # a crossing undone within this many frames is not counted
     relink_frames: int = 50       # a track lost this recently may be continued by a new one ...
-    relink_dist: float = 0.5      # ... born within this many box heights of where it was lost
+    relink_dist: float = 0.5      # ... born within this many box heights of where it was lost ...
+    relink_height: float = 0.75   # ... whose box is at least this fraction of the other's height
     forget_frames: int = 100      # state for tracks unseen this long is dropped
     first_side_in_band: bool = True  # a track first seen inside the band takes the side it is on
 
 
 @dataclass(frozen=True)
 class Crossing:
-    """One counted passage of one track over one line, at frame `frame`."""
+    """One counted passage of one track over one line, on frame `frame`."""
 
     line: str
     direction: str
@@ -56,6 +61,7 @@ class _Memory:
     height: float
     last_frame: int
     sides: dict[str, _Side] = field(default_factory=dict)
+    held: dict[str, Crossing] = field(default_factory=dict)  # per line: a crossing not yet returned
 
 
 class LineCounter:
@@ -73,7 +79,7 @@ class LineCounter:
         return len(self._mem)
 
     def update(self, tracks: Tracks, frame: int) -> list[Crossing]:
-        """Feed one frame's confirmed tracks; returns the crossings counted on this frame."""
+        """Feed one frame's confirmed tracks; returns the crossings whose hold ends on this frame."""
         crossings: list[Crossing] = []
         points = bottom_centre(tracks.xyxy) if len(tracks) else np.zeros((0, 2))
         heights = tracks.xyxy[:, 3] - tracks.xyxy[:, 1] if len(tracks) else np.zeros(0)
@@ -92,12 +98,20 @@ class LineCounter:
                         mem.sides[line.name] = _Side(side, (x, y))
                     continue
                 if state is not None and state.side != side and line.crosses(state.anchor, (x, y)):
-                    direction = IN if side > 0 else OUT
-                    self.totals[line.name][direction] += 1
-                    crossings.append(Crossing(line.name, direction, tid, frame, score))
+                    # back over the line before the hold ran out: drop both moves
+                    if mem.held.pop(line.name, None) is None:
+                        mem.held[line.name] = Crossing(line.name, IN if side > 0 else OUT, tid, frame, score)
                 mem.sides[line.name] = _Side(side, (x, y))
-        self._forget(frame)
-        return crossings
+        return self._settle(frame)
+
+    def flush(self) -> list[Crossing]:
+        """Count every crossing still held (the source has ended: nobody can go back over a line)."""
+        done = [c for m in self._mem.values() for c in m.held.values()]
+        for m in self._mem.values():
+            m.held.clear()
+        for c in done:
+            self.totals[c.line][c.direction] += 1
+        return sorted(done, key=lambda c: c.frame)
 
     def _adopt(self, tid: int, point: tuple[float, float], height: float, frame: int, alive: set[int]) -> _Memory:
         """Memory for a new track: inherited from the nearest recently lost track, else fresh."""
@@ -107,13 +121,24 @@ class LineCounter:
             if other_id in alive or frame - m.last_frame > s.relink_frames:
                 continue
             d = float(np.hypot(point[0] - m.point[0], point[1] - m.point[1]))
-            if d <= s.relink_dist * max(height, m.height) and d < best_d:
+            low, high = sorted((height, m.height))
+            if d <= s.relink_dist * high and low >= s.relink_height * high and d < best_d:
                 best, best_d = other_id, d
         mem = self._mem.pop(best) if best is not None else _Memory(point, height, frame)
         self._mem[tid] = mem
         return mem
 
-    def _forget(self, frame: int) -> None:
-        stale = [t for t, m in self._mem.items() if frame - m.last_frame > self.settings.forget_frames]
-        for t in stale:
-            del self._mem[t]
+    def _settle(self, frame: int) -> list[Crossing]:
+        """Count the crossings whose hold has run out; evict tracks unseen for `forget_frames`."""
+        s, done, stale = self.settings, [], []
+        for tid, m in self._mem.items():
+            for name, c in list(m.held.items()):
+                if frame - c.frame >= s.hold_frames:
+                    del m.held[name]
+                    self.totals[name][c.direction] += 1
+                    done.append(c)
+            if frame - m.last_frame > s.forget_frames:
+                stale.append(tid)
+        for tid in stale:
+            del self._mem[tid]
+        return done

@@ -44,22 +44,27 @@ def count_video(video: Path, lines: list[Line], detector: Detector, *, device_id
         check_lines(lines, source.width, source.height)
         pipe = CameraPipeline(device_id, camera, lines, detector.name, tracker, counter)
         events: list[CrossingEvent] = []
-        frames = 0
+        frames, ts_us = 0, source.start_us
+
+        def keep(new: list[CrossingEvent]) -> None:
+            if not new:
+                return
+            if buffer is not None:
+                buffer.record_frame(new, now_us())
+            for e in new:
+                log.info("crossing", extra={"camera": camera, "line": e.line, "direction": e.direction,
+                                            "track": e.track_id, "frame": e.frame})
+            events.extend(new)
+
         start = time.perf_counter()
         for frame, (blob, r) in prefetch(iter(source), lambda f: (f, detector.prepare(f.image))):
             frame: Frame
             dets = detector.decode(detector.infer(blob), r, frame.image.shape)
-            new = pipe.step(dets, frame.index, frame.ts_us)
-            if new:
-                if buffer is not None:
-                    buffer.record_frame(new, now_us())
-                for e in new:
-                    log.info("crossing", extra={"camera": camera, "line": e.line, "direction": e.direction,
-                                                "track": e.track_id, "frame": e.frame})
-                events.extend(new)
-            frames = frame.index
+            keep(pipe.step(dets, frame.index, frame.ts_us))
+            frames, ts_us = frame.index, frame.ts_us
             if on_frame is not None:
                 on_frame(frames)
+        keep(pipe.finish(ts_us))  # crossings still held when the file ends
         seconds = time.perf_counter() - start
     finally:
         source.close()

@@ -30,6 +30,10 @@ class CameraPipeline:
         crossings = self.counter.update(self.tracker.update(dets, frame), frame)
         return [self._event(c, ts_us) for c in crossings]
 
+    def finish(self, ts_us: int) -> list[CrossingEvent]:
+        """At the end of a finite source: the crossings the counter still holds, as events."""
+        return [self._event(c, ts_us) for c in self.counter.flush()]
+
     def _event(self, c: Crossing, ts_us: int) -> CrossingEvent:
         return CrossingEvent(uuid7(ts_us), self.device_id, self.camera, c.line, c.direction, c.track_id,
                              ts_us, c.frame, round(c.score, 4), self.model)

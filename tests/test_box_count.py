@@ -6,7 +6,7 @@ from edge.count import LineCounter
 from edge.geometry import Line
 from edge.track import Tracks
 
-H = 50.0  # box height: hysteresis band = 0.08 * 50 = 4 px
+H = 50.0  # box height: hysteresis band = 0.075 * 50 = 3.75 px
 
 
 def tracks(*people: tuple[int, float, float]) -> Tracks:
@@ -29,7 +29,7 @@ LINE = Line("door", 0, 100, 200, 100)  # A->B to the right: "in" is downwards on
 def test_walking_down_is_in_and_up_is_out():
     c = LineCounter([LINE])
     down = [[(1, 50, y)] for y in range(80, 125, 4)]
-    # y = 80, 84, ..., 100 (frame 6) is on the line: inside the 4 px band; 104 (frame 7) confirms
+    # y = 80, 84, ..., 100 (frame 6) is on the line: inside the 3.75 px band; 104 (frame 7) confirms
     assert run(c, down) == [("door", "in", 1, 7)]
     up = [[(2, 150, y)] for y in range(125, 75, -4)]
     assert [e[:3] for e in run(c, up)] == [("door", "out", 2)]
@@ -51,7 +51,7 @@ def test_jitter_on_the_line_is_not_counted():
 
 def test_walking_along_the_line_with_feet_on_it_is_not_counted():
     c = LineCounter([LINE])
-    along = [[(1, x, 100 + 4 * np.sin(x / 7))] for x in range(0, 200, 3)]
+    along = [[(1, x, 100 + 3.5 * np.sin(x / 7))] for x in range(0, 200, 3)]
     assert run(c, along) == []
 
 

@@ -6,9 +6,9 @@ from typer.testing import CliRunner
 
 from edge.cli import app
 
-# the issue's two lines, then three of ours across the walkways (docs/accuracy.md)
-LINES = ["v240:240,60,240,330", "h150:0,150,480,150", "v360:360,60,360,330", "h200:50,200,450,200",
-         "d1:100,330,400,80"]
+# the issue's two lines, three of ours across the walkways, and h200 along the walkway (docs/accuracy.md)
+LINES = ["v240:240,60,240,330", "h150:0,150,480,150", "v120:120,90,120,330", "v360:360,60,360,330",
+         "d1:100,330,400,80", "h200:50,200,450,200"]
 
 
 def test_accuracy_on_pets(pets_video, pets_gt, model_path):
@@ -20,10 +20,10 @@ def test_accuracy_on_pets(pets_video, pets_gt, model_path):
     rows = {(r["line"], r["direction"]): r for r in out["rows"]}
     assert len(rows) == 2 * len(LINES) + 1
     total = rows[("total", "both")]
-    assert total["gt"] == 149  # ground-truth crossings of these lines
+    assert total["gt"] == 162  # ground-truth crossings of these lines
     for r in rows.values():
         assert r["matched"] + r["false"] == r["counted"] and r["matched"] + r["missed"] == r["gt"]
-    # measured 0.970 / 9 with the committed defaults; the supervision ByteTrack + LineZone recipe got 0.81
-    assert out["f1"] >= 0.965 and out["total_abs_error"] <= 9, out
+    # measured F1 0.988 and 4 (2.5%) summed over line x direction; target 0.97 / 3%; the library recipe got 0.81
+    assert out["f1"] >= 0.985 and out["total_abs_error"] <= 4, out
     issue = [rows[(ln, d)] for ln in ("v240", "h150") for d in ("in", "out")]
-    assert sum(r["false"] for r in issue) == 0 and sum(r["missed"] for r in issue) <= 4
+    assert sum(r["false"] for r in issue) == 0 and sum(r["missed"] for r in issue) <= 2
