@@ -185,13 +185,18 @@ def test_a_box_role_cannot_read_or_write_another_devices_rows(central, tmp_path)
     assert sum(i + o for (cam, _), (i, o) in central_totals(central).items() if cam.startswith("box2/")) == 50
 
 
-def test_bad_dsn_and_unreachable_central_fail_in_one_line_without_the_password(tmp_path):
+def test_bad_dsn_unreachable_central_and_tls_refusal_fail_in_one_line_without_the_password(pg_server, tmp_path):
     db = tmp_path / "b.sqlite"
     fill(db, 10)
     config = tmp_path / "box.toml"
+    no_tls = pg_server.dsn("postgres").replace("postgres@", "box_box1:hunter2secret@", 1)
     for dsn, expected in (("postgresql://box_box1:hunter2secret@127.0.0.1:1/central?connect_timeout=1",
                            "error: central database unreachable"),
-                          ("host=127.0.0.1 password=hunter2secret user", "error: [sync] dsn is not a valid")):
+                          ("host=127.0.0.1 password=hunter2secret user", "error: [sync] dsn is not a valid"),
+                          ("postgresql://box_box1:hunter2secret@127.0.0.1/x?sslmode=verify-fully",
+                           "error: [sync] dsn has an unknown sslmode"),
+                          (f"{no_tls}?sslmode=verify-full&sslrootcert={tmp_path}/no-ca.pem",  # the test server has no TLS
+                           "error: central database unreachable")):
         config.write_text(f'device_id = "box1"\n[buffer]\npath = "{db}"\n[sync]\ndsn = "{dsn}"\n'
                           "retry_attempts = 2\nretry_initial_s = 0.05\n")
         out = subprocess.run([sys.executable, "-m", "edge.cli", "sync", "--once", "--config", str(config)],
