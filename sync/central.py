@@ -70,10 +70,13 @@ def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
     is an error: fix forward with a new migration instead.
     """
     with connect(dsn, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, name text NOT NULL, "
-                     "checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
-        applied = dict(conn.execute("SELECT version, checksum FROM schema_migrations").fetchall())
+        try:
+            conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))  # released when the connection closes
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, "
+                         "name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+            applied = dict(conn.execute("SELECT version, checksum FROM schema_migrations").fetchall())
+        except psycopg.Error as e:
+            raise EdgeError(f"cannot read the applied migrations: {describe(e)}") from None
         done = []
         for mig in migrations(directory):
             if mig.version in applied:
@@ -88,7 +91,6 @@ def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
             except psycopg.Error as e:
                 raise EdgeError(f"migration {mig.name} failed (rolled back): {describe(e)}") from None
             done.append(mig.name)
-        conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
         return done
 
 

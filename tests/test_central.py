@@ -57,6 +57,16 @@ def test_migration_changed_after_apply_is_refused(pg_dsn: str, tmp_path: Path) -
         migrate(pg_dsn, tmp_path / "m")
 
 
+def test_failed_migration_is_rolled_back_whole(pg_dsn: str, tmp_path: Path) -> None:
+    (tmp_path / "0001_ok.sql").write_text("CREATE TABLE a (x int);")
+    (tmp_path / "0002_bad.sql").write_text("CREATE TABLE b (x int);\nINSERT INTO b VALUES ('not a number');")
+    with pytest.raises(EdgeError, match="migration 0002_bad failed \\(rolled back\\): invalid input syntax"):
+        migrate(pg_dsn, tmp_path)
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [("0001",)]
+        assert conn.execute("SELECT to_regclass('b')").fetchone() == (None,)
+
+
 def test_rows_land_in_their_partitions_and_strays_in_default(pg_dsn: str) -> None:
     migrate(pg_dsn)
     maintain(pg_dsn)
