@@ -45,6 +45,11 @@ COPY_EVENTS = ("COPY counting_events (event_id, device_id, camera_id, line_name,
 COPY_HEALTH = "COPY camera_health (camera_id, health_ts, status, fps_in, fps_processed, drop_rate) FROM STDIN"
 INGEST_BATCHES, INGEST_ROWS = 200, 500
 MIX = {"realtime_counting": 5, "camera_status": 3, "daily_analytics": 1, "stream_quality": 1}  # pgbench weights
+WORKLOADS = {  # name -> {script: (SQL, weight)}; the baseline is the ceiling of pooler + pgbench on this machine
+    "mix": {n: (next(q for q in QUERIES if q.name == n).pgbench(), w) for n, w in MIX.items()},
+    "realtime_counting": {"realtime_counting": (next(q for q in QUERIES if q.name == "realtime_counting").pgbench(), 1)},
+    "baseline SELECT 1": {"select1": ("SELECT 1", 1)},
+}
 
 
 def free_port() -> int:
@@ -159,17 +164,17 @@ def ingest(dsn: str, spec: SynthSpec, batches: int, rows: int) -> dict[str, floa
 
 
 def throughput(port: int, dbname: str, workdir: Path, clients: int, seconds: int, spec: SynthSpec,
-               mix: dict[str, int]) -> float:
+               scripts: dict[str, tuple[str, int]]) -> float:
     """Queries/s of pgbench (simple protocol, one query per transaction) through PgBouncer."""
     header = (f"\\set device random(1, {(spec.cameras + 1) // 2})\n\\set cam random(1, 2)\n"
               f"\\set tenant random(1, {spec.tenants})\n")
-    scripts = []
-    for name, weight in mix.items():
+    args = []
+    for name, (text, weight) in scripts.items():
         path = workdir / f"{name}.sql"
-        path.write_text(header + next(q for q in QUERIES if q.name == name).pgbench() + ";\n")
-        scripts += ["-f", f"{path}@{weight}"]
+        path.write_text(f"{header}{text};\n")
+        args += ["-f", f"{path}@{weight}"]
     out = subprocess.run(["pgbench", "-n", "-M", "simple", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-                          "-c", str(clients), "-j", "2", "-T", str(seconds), *scripts, dbname],
+                          "-c", str(clients), "-j", "2", "-T", str(seconds), *args, dbname],
                          check=True, capture_output=True, text=True).stdout
     return float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out).group(1))
 
@@ -215,6 +220,7 @@ def bench(spec: SynthSpec, runs: int, seconds: int, clients: list[int]) -> None:
             vacuum_s = time.perf_counter() - t0
             refreshed = refresh(dsn)
             say("measuring queries")
+            load_avg = os.getloadavg()[0]
             results = {q.name: explain_runs(dsn, q, random_params(spec, runs, rng)) for q in QUERIES}
             say("measuring ingest")
             delivered = ingest(dsn, spec, INGEST_BATCHES, INGEST_ROWS)
@@ -224,11 +230,12 @@ def bench(spec: SynthSpec, runs: int, seconds: int, clients: list[int]) -> None:
                 realtime = next(q for q in QUERIES if q.name == "realtime_counting")
                 e2e = end_to_end(pooled, realtime, random_params(spec, runs, rng))
                 qps = {}
-                for name, mix in (("mix", MIX), ("realtime_counting", {"realtime_counting": 1})):
+                for name, scripts in WORKLOADS.items():
                     for c in clients:
                         say(f"pgbench {name}, {c} clients")
-                        qps[(name, c)] = throughput(bport, dbname, workdir, c, seconds, spec, mix)
-        report(spec, rows, size, load_s, vacuum_s, refreshed, results, e2e, delivered, qps, runs, seconds, server)
+                        qps[(name, c)] = throughput(bport, dbname, workdir, c, seconds, spec, scripts)
+        report(spec, rows, size, load_s, vacuum_s, refreshed, results, e2e, delivered, qps, runs, seconds,
+               f"{server}; 1-min load average {load_avg:.1f} when measuring started, {os.getloadavg()[0]:.1f} at the end")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
