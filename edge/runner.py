@@ -25,7 +25,7 @@ from edge.errors import EdgeError
 from edge.geometry import check_lines
 from edge.health import HealthWindow
 from edge.pipeline import CameraPipeline
-from edge.records import BoxHealth, now_us
+from edge.records import BoxHealth, CrossingEvent, now_us
 from edge.stream import FileStream, LiveStream, StreamStats
 from sync.outbox import OutboxView
 
@@ -46,6 +46,8 @@ class Camera:
     window: HealthWindow = field(default_factory=HealthWindow)
     baseline: StreamStats = field(default_factory=StreamStats)
     lines_checked: bool = False
+    last_ts_us: int = 0
+    finished: bool = False  # held crossings flushed: nothing more will come
 
 
 class Runner:
@@ -88,6 +90,8 @@ class Runner:
                     last_health = now
                 if not worked:
                     time.sleep(0.002)
+            for cam in self.cameras:  # stopping: crossings still held will not be undone now
+                self._finish(cam, buffer)
             self._health(buffer, max(time.monotonic() - last_health, 1e-3), process)
         finally:
             for c in self.cameras:
@@ -100,19 +104,30 @@ class Runner:
         """Detect on the camera's newest due frame, if there is one; True if a frame was processed."""
         frame = cam.stream.take()
         if frame is None:
+            if cam.stream.finished:
+                self._finish(cam, buffer)
             return False
         live = isinstance(cam.stream, LiveStream)
+        cam.last_ts_us = frame.ts_us
         if not cam.lines_checked:
             self._check_lines(cam, frame)
-        events = cam.pipeline.step(self.detector(frame.image), frame.index, frame.ts_us)
+        self._record(cam, buffer, cam.pipeline.step(self.detector(frame.image), frame.index, frame.ts_us))
+        cam.window.processed += 1
+        cam.window.latencies_ms.append((now_us() - frame.ts_us) / 1000 if live else 0.0)
+        return True
+
+    def _finish(self, cam: Camera, buffer: Buffer) -> None:
+        if not cam.finished:
+            cam.finished = True
+            self._record(cam, buffer, cam.pipeline.finish(cam.last_ts_us or now_us()))
+
+    @staticmethod
+    def _record(cam: Camera, buffer: Buffer, events: list[CrossingEvent]) -> None:
         if events:
             buffer.record_frame(events, now_us())
             for e in events:
                 log.info("crossing", extra={"camera": cam.name, "line": e.line, "direction": e.direction,
                                             "track": e.track_id})
-        cam.window.processed += 1
-        cam.window.latencies_ms.append((now_us() - frame.ts_us) / 1000 if live else 0.0)
-        return True
 
     def _check_lines(self, cam: Camera, frame: Frame) -> None:
         h, w = frame.image.shape[:2]
