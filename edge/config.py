@@ -35,6 +35,11 @@ def default_device_id() -> str:
     return slug[:63] or "edge-box"
 
 
+def _unique(names: list[str], what: str) -> None:
+    if dup := sorted({n for n in names if names.count(n) > 1}):
+        raise ValueError(f"{what} name {dup[0]!r} is used twice: give each {what} a unique name")
+
+
 class LineConfig(Settings):
     name: str
     a: tuple[float, float]
@@ -75,9 +80,7 @@ class CameraConfig(Settings):
     @field_validator("lines")
     @classmethod
     def _unique_lines(cls, lines: list[LineConfig]) -> list[LineConfig]:
-        names = [ln.name for ln in lines]
-        if dup := sorted({n for n in names if names.count(n) > 1}):
-            raise ValueError(f"line name {dup[0]!r} is used twice: give each line a unique name")
+        _unique([ln.name for ln in lines], "line")
         return lines
 
 
@@ -129,9 +132,7 @@ class BoxConfig(Settings):
     @field_validator("cameras")
     @classmethod
     def _unique_cameras(cls, cams: list[CameraConfig]) -> list[CameraConfig]:
-        names = [c.name for c in cams]
-        if dup := sorted({n for n in names if names.count(n) > 1}):
-            raise ValueError(f"camera name {dup[0]!r} is used twice: give each camera a unique name")
+        _unique([c.name for c in cams], "camera")
         return cams
 
     def capture_for(self, camera: CameraConfig) -> CaptureSettings:

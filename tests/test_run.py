@@ -107,18 +107,26 @@ def test_rtsp_counting_two_cameras_and_a_dead_one(tmp_path, rtsp_server, pets_vi
     assert rows(db, "SELECT COUNT(*) FROM box_health")[0][0] >= 1
 
 
+def latest_status(db: Path) -> str:
+    return rows(db, "SELECT status FROM camera_health ORDER BY seq DESC LIMIT 1")[0][0]
+
+
+def running(db: Path, rtsp_url: str, detector) -> Background:
+    """A box on one RTSP camera, returned once its health says online."""
+    bg = Background(config_text(db, {"cam": rtsp_url}), detector)
+    assert wait_for(lambda: rows(db, "SELECT COUNT(*) FROM camera_health WHERE status = 'online'")[0][0] > 0, 20)
+    return bg
+
+
 def test_server_killed_and_restarted(tmp_path, rtsp_server, detector):
     db = tmp_path / "b.sqlite"
-    bg = Background(config_text(db, {"cam": rtsp_server.url}), detector)
+    bg = running(db, rtsp_server.url, detector)
     try:
-        assert wait_for(lambda: rows(db, "SELECT COUNT(*) FROM camera_health WHERE status = 'online'")[0][0] > 0, 20)
         rtsp_server.stop(signal.SIGKILL)
-        assert wait_for(lambda: rows(db, "SELECT status FROM camera_health ORDER BY seq DESC LIMIT 1")[0][0]
-                        == "offline", 10)
+        assert wait_for(lambda: latest_status(db) == "offline", 10)
         restarted = time.monotonic()
         rtsp_server.start()
-        assert wait_for(lambda: rows(db, "SELECT status FROM camera_health ORDER BY seq DESC LIMIT 1")[0][0]
-                        in ("online", "degraded"), 15)
+        assert wait_for(lambda: latest_status(db) in ("online", "degraded"), 15)
         assert time.monotonic() - restarted < 10
         n = rows(db, "SELECT COUNT(*) FROM crossings")[0][0]
         assert wait_for(lambda: rows(db, "SELECT COUNT(*) FROM crossings")[0][0] > n, 30)  # counting resumed
@@ -130,13 +138,11 @@ def test_server_killed_and_restarted(tmp_path, rtsp_server, detector):
 
 def test_frozen_server_is_detected_within_the_freeze_timeout(tmp_path, rtsp_server, detector):
     db = tmp_path / "b.sqlite"
-    bg = Background(config_text(db, {"cam": rtsp_server.url}), detector)
+    bg = running(db, rtsp_server.url, detector)
     try:
-        assert wait_for(lambda: rows(db, "SELECT COUNT(*) FROM camera_health WHERE status = 'online'")[0][0] > 0, 20)
         rtsp_server.signal(signal.SIGSTOP)
         frozen_at = time.monotonic()
-        assert wait_for(lambda: rows(db, "SELECT status FROM camera_health ORDER BY seq DESC LIMIT 1")[0][0]
-                        == "offline", 10)
+        assert wait_for(lambda: latest_status(db) == "offline", 10)
         assert time.monotonic() - frozen_at < 2 + 0.5 + 1.5  # freeze timeout + health interval + slack
         rtsp_server.signal(signal.SIGCONT)
     finally:
