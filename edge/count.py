@@ -3,9 +3,9 @@
 Each track's bottom-centre point is followed per line. A side is *confirmed* only when the
 point is at least `band` pixels from the line (band = max(min_band_px, band_frac x box height)),
 so feet jittering on the line never flip sides; a track first seen inside the band starts on the
-side it is on (else people who appear on the line would never be counted). A crossing is counted when the confirmed side
-changes and the move from the last point confirmed on the old side to the new point passes
-through the segment. The crossing is held for `hold_frames`: if the track is confirmed back on
+side it is on (else people who appear on the line would never be counted). A crossing is counted
+when the confirmed side changes and the move from the last point confirmed on the old side to the
+new point passes through the segment. The crossing is held for `hold_frames`: if the track is confirmed back on
 the old side within them (a box that jumps over the line and back, e.g. when it briefly covers
 two people), neither move is counted; otherwise it is returned, with the frame it happened on.
 A new track born near where another track of similar height was lost shortly before inherits
@@ -80,7 +80,6 @@ class LineCounter:
 
     def update(self, tracks: Tracks, frame: int) -> list[Crossing]:
         """Feed one frame's confirmed tracks; returns the crossings whose hold ends on this frame."""
-        crossings: list[Crossing] = []
         points = bottom_centre(tracks.xyxy) if len(tracks) else np.zeros((0, 2))
         heights = tracks.xyxy[:, 3] - tracks.xyxy[:, 1] if len(tracks) else np.zeros(0)
         seen = set(tracks.track_id.tolist())
