@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sqlite3
 import subprocess
@@ -88,20 +89,40 @@ def test_file_camera_counts_like_edge_count(tmp_path, pets_video, model_path):
         c["in"] + c["out"] for c in expected.values())
 
 
-def test_rtsp_counting_two_cameras_and_a_dead_one(tmp_path, rtsp_server, pets_video, detector):
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_rtsp_counting_two_cameras_beside_bad_ones(tmp_path, rtsp_server, pets_video, detector):
     second = RtspServer(pets_video, tmp_path / "second.log").start()
-    dead = f"rtsp://127.0.0.1:{free_port()}/cam"
+    dead = f"rtsp://127.0.0.1:{free_port()}/cam"  # unreachable port
+    wrong = rtsp_server.url.rsplit("/", 1)[0] + "/no-such-stream"  # wrong URL on a live server
     db = tmp_path / "b.sqlite"
-    bg = Background(config_text(db, {"a": rtsp_server.url, "b": second.url, "gone": dead}), detector)
+    logs, stream_log = Collect(), logging.getLogger("edge.stream")
+    stream_log.addHandler(logs)
+    stream_log.setLevel(logging.INFO)
+    bg = Background(config_text(db, {"a": rtsp_server.url, "b": second.url, "gone": dead, "wrong": wrong}),
+                    detector)
     try:
         assert wait_for(lambda: rows(db, "SELECT COUNT(DISTINCT camera) FROM crossings")[0][0] == 2, 40)
     finally:
         bg.stop()
         second.stop()
+        stream_log.removeHandler(logs)
+        stream_log.setLevel(logging.NOTSET)
+    down = {r.camera for r in logs.records if r.getMessage() == "stream down" and "cannot open" in r.error}
+    assert down == {"gone", "wrong"}  # logged with the camera's name, and retried:
+    assert sum(1 for r in logs.records if r.getMessage() == "reconnecting" and r.camera == "wrong") >= 2
     health = rows(db, "SELECT camera, status, fps_in, error, reconnects FROM camera_health ORDER BY seq")
     last = {cam: (status, fps, err, rec) for cam, status, fps, err, rec in health}
     assert last["a"][0] in ("online", "degraded") and last["b"][0] in ("online", "degraded")
-    assert last["gone"][0] == "offline" and "cannot open" in last["gone"][2] and last["gone"][3] >= 2
+    for bad in ("gone", "wrong"):
+        assert last[bad][0] == "offline" and "cannot open" in last[bad][2] and last[bad][3] >= 2
     fps = [f for cam, s, f, *_ in health if cam == "a" and s == "online"]
     assert fps and max(fps) >= 7  # the stream is 10 fps
     assert rows(db, "SELECT COUNT(*) FROM box_health")[0][0] >= 1
