@@ -5,9 +5,10 @@ point is at least `band` pixels from the line (band = max(min_band_px, band_frac
 so feet jittering on the line never flip sides; a track first seen inside the band starts on the
 side it is on (else people who appear on the line would never be counted). A crossing is counted
 when the confirmed side changes and the move from the last point confirmed on the old side to the
-new point passes through the segment. The crossing is held for `hold_frames`: if the track is confirmed back on
-the old side within them (a box that jumps over the line and back, e.g. when it briefly covers
-two people), neither move is counted; otherwise it is returned, with the frame it happened on.
+new point passes through the segment. Its frame is the one on which the point last changed sides, band or not
+(when the feet crossed, not when the band was cleared). The crossing is held for `hold_frames`:
+if the track is confirmed back on the old side within them (a box that jumps over the line and
+back, e.g. when it briefly covers two people), neither move is counted; otherwise it is returned.
 A new track born near where another track of similar height was lost shortly before inherits
 that track's sides, so an ID switch neither double-counts nor loses a passage.
 Tracks unseen for longer than `forget_frames` are evicted: memory stays bounded.
@@ -40,7 +41,7 @@ class CounterSettings(Settings):
 
 @dataclass(frozen=True)
 class Crossing:
-    """One counted passage of one track over one line, on frame `frame`."""
+    """One counted passage of one track over one line; `frame` is when the feet crossed it."""
 
     line: str
     direction: str
@@ -53,6 +54,8 @@ class Crossing:
 class _Side:
     side: int                     # +1 right-hand ("in" side), -1 left-hand
     anchor: tuple[float, float]   # last point confirmed on that side
+    raw: int                      # side of the latest point, inside the band or not ...
+    since: int                    # ... and the frame it got there
 
 
 @dataclass
@@ -61,7 +64,7 @@ class _Memory:
     height: float
     last_frame: int
     sides: dict[str, _Side] = field(default_factory=dict)
-    held: dict[str, Crossing] = field(default_factory=dict)  # per line: a crossing not yet returned
+    held: dict[str, tuple[int, Crossing]] = field(default_factory=dict)  # per line: (frame seen, crossing)
 
 
 class LineCounter:
@@ -92,20 +95,24 @@ class LineCounter:
                 d = line.signed_distance(x, y)
                 side = 1 if d > 0 else -1
                 state = mem.sides.get(line.name)
+                if state is not None and state.raw != side:
+                    state.raw, state.since = side, frame
                 if abs(d) < band:
                     if state is None and self.settings.first_side_in_band:
-                        mem.sides[line.name] = _Side(side, (x, y))
+                        mem.sides[line.name] = _Side(side, (x, y), side, frame)
                     continue
+                since = frame if state is None else state.since
                 if state is not None and state.side != side and line.crosses(state.anchor, (x, y)):
                     # back over the line before the hold ran out: drop both moves
                     if mem.held.pop(line.name, None) is None:
-                        mem.held[line.name] = Crossing(line.name, IN if side > 0 else OUT, tid, frame, score)
-                mem.sides[line.name] = _Side(side, (x, y))
+                        c = Crossing(line.name, IN if side > 0 else OUT, tid, since, score)
+                        mem.held[line.name] = (frame, c)
+                mem.sides[line.name] = _Side(side, (x, y), side, since)
         return self._settle(frame)
 
     def flush(self) -> list[Crossing]:
         """Count every crossing still held (the source has ended: nobody can go back over a line)."""
-        done = [c for m in self._mem.values() for c in m.held.values()]
+        done = [c for m in self._mem.values() for _, c in m.held.values()]
         for m in self._mem.values():
             m.held.clear()
         for c in done:
@@ -131,8 +138,8 @@ class LineCounter:
         """Count the crossings whose hold has run out; evict tracks unseen for `forget_frames`."""
         s, done, stale = self.settings, [], []
         for tid, m in self._mem.items():
-            for name, c in list(m.held.items()):
-                if frame - c.frame >= s.hold_frames:
+            for name, (seen, c) in list(m.held.items()):
+                if frame - seen >= s.hold_frames:
                     del m.held[name]
                     self.totals[name][c.direction] += 1
                     done.append(c)

@@ -29,6 +29,18 @@ def test_a_crossing_is_returned_after_the_hold_with_the_frame_it_happened_on():
     assert c.totals["door"] == {"in": 1, "out": 0}
 
 
+def test_a_slow_crossing_is_dated_when_the_feet_crossed_not_when_they_left_the_band():
+    c = LineCounter([DOOR], CounterSettings(hold_frames=4))
+    ys = [90, 95, 99, 101, 102, 101, 103, 108, 115]  # over the line on frame 4, out of the 3.75 px band on 8
+    assert feed(c, [[(1, 50, y, 50)] for y in ys] + [[(1, 50, 120, 50)]] * 4) == [("in", 1, 4, 12)]
+
+
+def test_feet_wobbling_on_the_line_date_the_crossing_from_their_last_step_over_it():
+    c = LineCounter([DOOR], CounterSettings(hold_frames=0))
+    ys = [90, 101, 99, 101, 99, 102, 110]  # last goes over on frame 6, confirmed on 7
+    assert feed(c, [[(1, 50, y, 50)] for y in ys]) == [("in", 1, 6, 7)]
+
+
 def test_a_box_jumping_over_the_line_and_back_within_the_hold_is_not_counted():
     c = LineCounter([DOOR], CounterSettings(hold_frames=4))
     ys = [90] * 5 + [108, 109, 91] + [90] * 10  # e.g. the box briefly covers someone behind
