@@ -5,10 +5,11 @@ point is at least `band` pixels from the line (band = max(min_band_px, band_frac
 so feet jittering on the line never flip sides; a track first seen inside the band starts on the
 side it is on (else people who appear on the line would never be counted). A crossing is counted
 when the confirmed side changes and the move from the last point confirmed on the old side to the
-new point passes through the segment. Its frame is the one on which the point last changed sides, band or not
-(when the feet crossed, not when the band was cleared). The crossing is held for `hold_frames`:
-if the track is confirmed back on the old side within them (a box that jumps over the line and
-back, e.g. when it briefly covers two people), neither move is counted; otherwise it is returned.
+new point passes through the segment. Its frame is the one on which the point last changed sides,
+band or not (when the feet crossed, not when the band was cleared). The crossing is held for
+`hold_frames`: if the track is confirmed back on the old side within them (a box that jumps over
+the line and back, e.g. when it briefly covers two people), neither move is counted; otherwise
+it is returned.
 A new track born near where another track of similar height was lost shortly before inherits
 that track's sides, so an ID switch neither double-counts nor loses a passage.
 Tracks unseen for longer than `forget_frames` are evicted: memory stays bounded.
