@@ -1,4 +1,4 @@
-"""Ground-truth crossings, event matching and `edge eval` errors on hand-made truth (real footage: test_eval_pets.py)."""
+"""Ground-truth crossings, event matching and `edge eval` errors on hand-made truth (PETS: test_eval_pets.py)."""
 
 import pytest
 from typer.testing import CliRunner
@@ -47,7 +47,8 @@ def test_crossings_derived_from_tracks_are_exact(gt_file):
 
 def test_gt_scale_multiplies_box_coordinates(gt_file):
     # at half scale everything lies above y = 50: only a line at y = 50 is crossed
-    assert [c.frame for c in gt_crossings(load_tracks(gt_file, 0.5), [parse_line("half:0,50,100,50")])] == [3, 12, 22, 24, 31]
+    half = parse_line("half:0,50,100,50")
+    assert [c.frame for c in gt_crossings(load_tracks(gt_file, 0.5), [half])] == [3, 12, 22, 24, 31]
 
 
 def test_malformed_and_missing_gt(tmp_path):
