@@ -5,6 +5,8 @@ import json
 from typer.testing import CliRunner
 
 from edge.cli import app
+from edge.geometry import parse_line
+from edge.groundtruth import gt_crossings, load_tracks
 
 # the issue's two lines, three of ours across the walkways, and h200 along the walkway (docs/accuracy.md)
 LINES = ["v240:240,60,240,330", "h150:0,150,480,150", "v120:120,90,120,330", "v360:360,60,360,330",
@@ -27,3 +29,9 @@ def test_accuracy_on_pets(pets_video, pets_gt, model_path):
     assert out["f1"] >= 0.985 and out["total_abs_error"] <= 4, out
     issue = [rows[(ln, d)] for ln in ("v240", "h150") for d in ("in", "out")]
     assert sum(r["false"] for r in issue) == 0 and sum(r["missed"] for r in issue) <= 2
+
+
+def test_gt_scale_maps_the_original_annotation_onto_the_video(pets_gt):
+    lines = [parse_line(s) for s in LINES]
+    original = pets_gt.with_name("gt.txt")  # 768x576 annotation space; the video is 480x360
+    assert gt_crossings(load_tracks(original, 0.625), lines) == gt_crossings(load_tracks(pets_gt), lines)
