@@ -96,7 +96,8 @@ class Agent:
         target = targets[batch.stream]
 
         def on_dead(dead: DeadRows) -> None:
-            self.outbox.record_dead_letters(batch, target.columns, dead, now_us())
+            readable = [(tuple(target.encoder.readable(row)), error) for row, error in dead]
+            self.outbox.record_dead_letters(batch, target.columns, readable, now_us())
 
         try:
             result = deliver(conn, target, (self.device_id, batch.ledger_stream, batch.batch_no), batch.row_count,

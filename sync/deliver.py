@@ -46,7 +46,7 @@ class Target:
 
     spec: StreamSpec
     columns: tuple[str, ...]
-    select: str                  # box expressions, same order (text ones joined when packed)
+    select: str                  # SQLite select list producing the encoder's rows
     encoder: RowEncoder
     time_index: int
     copy: sql.Composed           # COPY straight into the table
@@ -75,10 +75,8 @@ def prepare(conn: psycopg.Connection, spec: StreamSpec) -> Target:
             continue
         chosen.append((field.box, name, *catalog[name]))
     encoder = RowEncoder([c[3] for c in chosen], packed_text=spec.packed_text)
+    select = encoder.select([c[0] for c in chosen])
     chosen = [chosen[i] for i in encoder.order]
-    boxed = [c[0] for c in chosen]
-    if spec.packed_text:
-        boxed[encoder.n_fixed:] = [" || char(31) || ".join(f"({b})" for b in boxed[encoder.n_fixed:])]
     cols = sql.SQL(", ").join(sql.Identifier(c[1]) for c in chosen)
     table, stage = sql.Identifier(spec.table), sql.Identifier(f"sync_stage_{spec.name}")
     if spec.upsert_key:
@@ -91,7 +89,7 @@ def prepare(conn: psycopg.Connection, spec: StreamSpec) -> Target:
     return Target(
         spec=spec,
         columns=tuple(c[1] for c in chosen),
-        select=", ".join(boxed),
+        select=select,
         encoder=encoder,
         time_index=[c[0] for c in chosen].index(spec.time_field),
         copy=sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(table, cols),
