@@ -11,6 +11,7 @@ event's lag is the central commit time of its batch minus its box commit time (s
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -21,6 +22,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -104,48 +106,67 @@ def config(buffer: Path, dsn: str, **sync: object) -> BoxConfig:
     return BoxConfig(device_id=DEVICE, buffer={"path": buffer, "synchronous": "normal"}, sync={"dsn": dsn, **sync})
 
 
-def agent_run(buffer: Path, dsn: str) -> float:
-    """Drain the buffer like `edge sync --once` (crossings and their per-minute counts): seconds."""
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    client_cpu_s: float          # this process (the agent and its lanes, or the executemany loop)
+    server_cpu_s: float          # the PostgreSQL backends serving it
+
+
+def backend_cpu_s(admin: psycopg.Connection, role: str) -> float:
+    """CPU time used so far by the backends of `role` (read from /proc: the server runs on this machine)."""
+    total = 0.0
+    for (pid,) in admin.execute("SELECT pid FROM pg_stat_activity WHERE usename = %s", (role,)):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def agent_run(admin: psycopg.Connection, buffer: Path, dsn: str) -> Run:
+    """Drain the buffer like `edge sync --once` (crossings and their per-minute counts)."""
     with Outbox(buffer) as outbox:
         agent = Agent(config(buffer, dsn), outbox)
         try:
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.process_time()
             agent.drain()
-            return time.perf_counter() - t
+            seconds, client = time.perf_counter() - t, time.process_time() - cpu
+            return Run(seconds, client, backend_cpu_s(admin, f"box_{DEVICE}"))
         finally:
             agent.close()
 
 
-def baseline_run(buffer: Path, dsn: str) -> float:
-    """The same crossings with a pipelined executemany INSERT: seconds (row conversion not timed)."""
+def baseline_run(admin: psycopg.Connection, buffer: Path, dsn: str) -> Run:
+    """The same crossings with a pipelined executemany INSERT (row conversion not timed)."""
     with Buffer(buffer, synchronous="normal") as b:
         rows = [(uuid.UUID(e), d, f"{d}/{c}", ln, dr, tr, datetime.fromtimestamp(ts / 1e6, timezone.utc), fr, sc, mo)
                 for e, d, c, ln, dr, tr, ts, fr, sc, mo in b.conn.execute(
                     "SELECT event_id, device_id, camera, line, direction, track_id, ts_us, frame, score, model "
                     "FROM crossings ORDER BY seq")]
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        t = time.perf_counter()
+        server = backend_cpu_s(admin, f"box_{DEVICE}")
+        t, cpu = time.perf_counter(), time.process_time()
         cur.executemany("INSERT INTO counting_events (event_id, device_id, camera_id, line_name, direction, "
                         "track_id, event_ts, frame_index, score, model) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                         rows)
         conn.commit()
-        return time.perf_counter() - t
+        seconds, client = time.perf_counter() - t, time.process_time() - cpu
+        return Run(seconds, client, backend_cpu_s(admin, f"box_{DEVICE}") - server)
 
 
-def throughput(admin: str, dsn: str, work: Path, events: int, pairs: int) -> dict[str, float]:
+def throughput(admin_dsn: str, dsn: str, work: Path, events: int, pairs: int) -> dict[str, list[Run]]:
+    """Alternating baseline and agent runs over the same buffer: {"baseline": [...], "agent": [...]}."""
     buffer = work / "throughput.sqlite"
     fill(buffer, events)
-    agent_rates, base_rates = [], []
-    for _ in range(pairs):
-        for run, rates in ((baseline_run, base_rates), (agent_run, agent_rates)):
-            reset(admin, buffer)
-            rates.append(events / run(buffer, dsn))
-    with psycopg.connect(admin) as conn:
-        default_rows = conn.execute("SELECT COUNT(*) FROM counting_events_default").fetchone()[0]
-        delivered = conn.execute("SELECT COUNT(*) FROM counting_events").fetchone()[0]
+    runs: dict[str, list[Run]] = {"baseline": [], "agent": []}
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        for _ in range(pairs):
+            for name, run in (("baseline", baseline_run), ("agent", agent_run)):
+                reset(admin_dsn, buffer)
+                runs[name].append(run(admin, buffer, dsn))
+        default_rows = admin.execute("SELECT COUNT(*) FROM counting_events_default").fetchone()[0]
+        delivered = admin.execute("SELECT COUNT(*) FROM counting_events").fetchone()[0]
     assert delivered == events and default_rows == 0, (delivered, default_rows)
-    return {"agent": statistics.median(agent_rates), "baseline": statistics.median(base_rates),
-            "ratio": statistics.median(a / b for a, b in zip(agent_rates, base_rates))}
+    return runs
 
 
 def lag(dsn: str, work: Path, seconds: float, rate: int) -> list[float]:
@@ -193,15 +214,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lag-seconds", type=float, default=20.0)
     parser.add_argument("--lag-rate", type=int, default=2000, help="crossings per second while measuring lag")
     args = parser.parse_args(argv)
+    load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     with throwaway_server() as url, tempfile.TemporaryDirectory(prefix="bench_sync.") as tmp:
         admin, dsn = setup_central(url)
-        tp = throughput(admin, dsn, Path(tmp), args.events, args.pairs)
+        runs = throughput(admin, dsn, Path(tmp), args.events, args.pairs)
         lags = sorted(lag(dsn, Path(tmp), args.lag_seconds, args.lag_rate))
+    n = args.events
+
+    def rate(name: str) -> float:
+        return statistics.median(n / r.seconds for r in runs[name])
+
+    def cpu_us(name: str, side: str) -> float:
+        return statistics.median(getattr(r, side) / n * 1e6 for r in runs[name])
+
+    ratio = statistics.median(b.seconds / a.seconds for a, b in zip(runs["agent"], runs["baseline"]))
     p = statistics.quantiles(lags, n=100)
-    print(f"events: {args.events} per run, {args.pairs} alternating pairs; load: {open('/proc/loadavg').read().split()[:3]}")
-    print(f"agent (binary COPY + ledger, partitioned): {tp['agent']:,.0f} rows/s")
-    print(f"baseline (pipelined executemany INSERT):   {tp['baseline']:,.0f} rows/s")
-    print(f"ratio (median of pairs): {tp['ratio']:.2f}x")
+    print(f"events: {n} per run, {args.pairs} alternating pairs; load average before: {load_before}, after: "
+          f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    print("                                           rows/s     CPU us/row: client  server")
+    for name, label in (("agent", "agent (binary COPY + ledger, partitioned)"),
+                        ("baseline", "baseline (pipelined executemany INSERT)")):
+        print(f"{label:42s} {rate(name):9,.0f}   {cpu_us(name, 'client_cpu_s'):17.2f} "
+              f"{cpu_us(name, 'server_cpu_s'):7.2f}")
+    print(f"ratio (median of pairs): {ratio:.2f}x")
     print(f"lag box commit -> central commit over {len(lags)} events at {args.lag_rate}/s: "
           f"p50 {p[49]:.3f} s, p95 {p[94]:.3f} s, max {lags[-1]:.3f} s")
 
