@@ -78,7 +78,7 @@ def count(
         out: dict[str, object] = {"frames": result.frames, "fps": round(result.fps, 2), "lines": result.lines}
         if events:
             out["events"] = [{"line": e.line, "direction": e.direction, "frame": e.frame, "track_id": e.track_id}
-                             for e in result.events]
+                             for e in sorted(result.events, key=lambda e: e.frame)]
         typer.echo(json.dumps(out))
         return
     typer.echo(f"{result.frames} frames in {result.seconds:.1f} s ({result.fps:.0f} frames/s)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from edge.count import CounterSettings, Crossing, LineCounter
@@ -25,8 +26,13 @@ class CameraPipeline:
     def __post_init__(self) -> None:
         self.tracker = ByteTracker(self.tracker_settings)
         self.counter = LineCounter(self.lines, self.counter_settings)
+        # capture times of recent frames: a crossing is reported a few frames after the one it happened on
+        self._times: OrderedDict[int, int] = OrderedDict()
 
     def step(self, dets: Detections, frame: int, ts_us: int) -> list[CrossingEvent]:
+        self._times[frame] = ts_us
+        if len(self._times) > self.counter_settings.forget_frames:
+            self._times.popitem(last=False)
         crossings = self.counter.update(self.tracker.update(dets, frame), frame)
         return [self._event(c, ts_us) for c in crossings]
 
@@ -34,7 +40,9 @@ class CameraPipeline:
         """At the end of a finite source: the crossings the counter still holds, as events."""
         return [self._event(c, ts_us) for c in self.counter.flush()]
 
-    def _event(self, c: Crossing, ts_us: int) -> CrossingEvent:
+    def _event(self, c: Crossing, now_ts_us: int) -> CrossingEvent:
+        """The event, stamped with the capture time of the frame the crossing happened on."""
+        ts_us = self._times.get(c.frame, now_ts_us)
         return CrossingEvent(uuid7(ts_us), self.device_id, self.camera, c.line, c.direction, c.track_id,
                              ts_us, c.frame, round(c.score, 4), self.model)
 

@@ -48,7 +48,7 @@ def test_db_holds_exactly_the_printed_events(counted):
     out, db = counted
     with Buffer(db) as b:
         rows = b.conn.execute("SELECT line, direction, frame, track_id, device_id, camera, model FROM crossings "
-                              "ORDER BY seq").fetchall()
+                              "ORDER BY frame, seq").fetchall()  # printed in frame order
         assert [r[:4] for r in rows] == [(e["line"], e["direction"], e["frame"], e["track_id"]) for e in out["events"]]
         assert {r[4:] for r in rows} == {("box1", "pets", "yolox-nano")}
         assert b.totals()["pets"] == out["lines"]

@@ -92,3 +92,16 @@ def test_memory_of_dead_tracks_is_evicted():
     for f in range(1, 2001):  # an endless stream of short-lived tracks
         c.update(tracks((f, 10 + f % 100, 30)), f)
     assert c.tracked_states <= c.settings.forget_frames + 1
+
+
+def test_events_carry_the_capture_time_of_the_frame_they_happened_on():
+    from edge.detections import Detections
+    from edge.pipeline import CameraPipeline
+
+    pipe = CameraPipeline("box1", "cam", [LINE], "m")
+    events = []
+    for frame, y in enumerate(range(60, 160, 4), start=1):
+        dets = Detections(np.array([[40, y - H, 60, y]], np.float32), np.array([0.9], np.float32))
+        events += pipe.step(dets, frame, ts_us=1_000_000 * frame)
+    events += pipe.finish(ts_us=10**12)
+    assert len(events) == 1 and events[0].ts_us == 1_000_000 * events[0].frame
