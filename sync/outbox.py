@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.buffer import Buffer
+from edge.records import now_us
 
 SEQ_TABLES = {"events": "crossings", "camera_health": "camera_health", "box_health": "box_health"}
 STREAMS = ("events", "minutes", "camera_health", "box_health")
@@ -210,13 +211,13 @@ class Outbox(OutboxView):
         return deleted
 
 
-def sync_status(path: Path, now_us: int) -> dict[str, float | int]:
-    """For `edge status` (the `sync` entry its renderer shows): `OutboxView.summary` of a buffer opened
-    read-only; {} when the buffer has no sync state yet."""
+def sync_metrics(path: Path, now: int | None = None) -> dict[str, float | int]:
+    """Sync metrics of the buffer at `path` (opened read-only), for `edge status`: `OutboxView.summary`
+    at `now` (UTC microseconds, default the current time); {} when the buffer has no sync state yet."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         if conn.execute("PRAGMA user_version").fetchone()[0] < SYNC_SCHEMA_VERSION:
             return {}
-        return OutboxView(conn).summary(now_us)
+        return OutboxView(conn).summary(now_us() if now is None else now)
     finally:
         conn.close()

@@ -12,6 +12,7 @@ import psycopg
 from edge.buffer import Buffer
 from edge.config import BoxConfig
 from edge.records import CameraHealth, CrossingEvent, now_us, uuid7
+from sync.roles import create_device_role
 
 
 def migrate_central(admin_dsn: str) -> None:
@@ -21,9 +22,8 @@ def migrate_central(admin_dsn: str) -> None:
 
 
 def box_dsn(admin_dsn: str, device_id: str) -> str:
-    """Create the device's role (no password: the test server trusts loopback) and return its DSN."""
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        role = conn.execute("SELECT sync_device_role(%s)", (device_id,)).fetchone()[0]
+    """Create the device's role as provisioning does and return its DSN (the test server trusts loopback)."""
+    role = create_device_role(admin_dsn, device_id, "not-checked-on-loopback")
     return admin_dsn.replace("postgres@", f"{role}@", 1)
 
 

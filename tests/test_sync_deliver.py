@@ -11,9 +11,11 @@ import psycopg
 import pytest
 
 from edge.buffer import Buffer
+from edge.errors import EdgeError
 from edge.records import now_us
 from sync.agent import Agent
 from sync.outbox import Outbox
+from sync.roles import create_device_role
 from tests.sync_helpers import box_config, box_dsn, buffer_event_ids, central_event_ids, crossing, fill, migrate_central
 
 pytestmark = pytest.mark.pg
@@ -183,6 +185,17 @@ def test_a_box_role_cannot_read_or_write_another_devices_rows(central, tmp_path)
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("INSERT INTO sync_batches (device_id, stream, batch_no, row_count) VALUES ('box2', 'events', 99, 1)")
     assert sum(i + o for (cam, _), (i, o) in central_totals(central).items() if cam.startswith("box2/")) == 50
+
+
+def test_create_device_role_is_idempotent_and_stores_only_a_scram_verifier(central):
+    assert create_device_role(central, "box7", "s3cret-pw") == create_device_role(central, "box7", "s3cret-pw") == "box_box7"
+    with psycopg.connect(central) as conn:
+        (stored,) = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = 'box_box7'").fetchone()
+        assert stored.startswith("SCRAM-SHA-256$") and "s3cret-pw" not in stored
+        assert conn.execute("SELECT pg_has_role('box_box7', 'edge_box', 'MEMBER')").fetchone()[0]
+    with pytest.raises(EdgeError) as e:
+        create_device_role(central.replace("postgres@", "postgres:hunter2@", 1), "Bad Id!", "pw")
+    assert "Bad Id!" in str(e.value) and "hunter2" not in str(e.value)
 
 
 def test_bad_dsn_unreachable_central_and_tls_refusal_fail_in_one_line_without_the_password(pg_server, tmp_path):

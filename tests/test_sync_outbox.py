@@ -7,7 +7,7 @@ import struct
 from edge.buffer import Buffer
 from edge.records import CrossingEvent
 from sync.agent_policy import batch_due, buffer_alert_due
-from sync.outbox import Outbox, Pending, sync_status
+from sync.outbox import Outbox, Pending, sync_metrics
 from sync.sync_binary import HEADER, TRAILER, RowEncoder
 from tests.sync_helpers import crossing, fill
 
@@ -40,7 +40,7 @@ def test_batches_are_fixed_before_sending_and_numbered_in_order(tmp_path):
         o.mark_sent(first, T0)
         assert [b.batch_no for b in o.unsent("events")] == [2]
         assert o.backlog("events") == Pending(4, T0 + 3)
-    status = sync_status(db, T0 + 3 + 2_000_000)  # read-only, as `edge status` opens it
+    status = sync_metrics(db, T0 + 3 + 2_000_000)  # read-only, as `edge status` opens it
     assert status == {"rows_pending": 5, "oldest_pending_age_s": 2.0, "dead_letters": 0}
 
 
