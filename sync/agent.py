@@ -26,6 +26,7 @@ from sync.agent_lanes import Lane, LaneJob
 from sync.deliver import DeadRows, Delivery, SkewWatch, Target, deliver, prepare
 from sync.outbox import STREAMS as OUTBOX_STREAMS
 from sync.outbox import Batch, Outbox
+from sync.sync_binary import EncodeError
 from sync.sync_dsn import check_dsn, connect, redact
 from sync.sync_retry import is_transient, retrying
 from sync.sync_streams import STREAMS
@@ -177,8 +178,11 @@ class Agent:
                 central_now = None  # the lane failed: settled below
             if central_now is not None:
                 skew = SkewWatch(target.time_index, central_now, self.settings.clock_skew_s)
-                job.feed(target.encoder.payload(skew.watch(self.outbox.rows(batch, target.select, self.device_id))),
-                         skew)
+                try:
+                    job.feed(target.encoder.payload(skew.watch(self.outbox.rows(batch, target.select,
+                                                                                self.device_id))), skew)
+                except EncodeError:
+                    pass  # the lane aborts; the sequential path isolates the row
             while in_flight and (in_flight[0].done.done() or len(in_flight) > len(self._lanes)):
                 self._settle(in_flight.popleft(), target, failed)
             if failed:

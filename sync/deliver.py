@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 
 from edge.errors import EdgeError
-from sync.sync_binary import RowEncoder, supported
+from sync.sync_binary import EncodeError, RowEncoder, supported
 from sync.sync_retry import is_data_error
 from sync.sync_streams import StreamSpec
 
@@ -166,11 +166,12 @@ def _staged(conn: psycopg.Connection, target: Target, rows: list[tuple]) -> Dead
                 conn.execute(target.from_stage)
                 conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(f"sync_stage_{target.spec.name}")))
             return []
-        except psycopg.Error as e:
+        except (psycopg.Error, EncodeError) as e:
             if not is_data_error(e):
                 raise
             if len(part) == 1:
-                return [(part[0], f"{e.sqlstate}: {(str(e).strip().splitlines() or [''])[0]}")]
+                state = getattr(e, "sqlstate", None) or "encode"
+                return [(part[0], f"{state}: {(str(e).strip().splitlines() or [''])[0]}")]
             mid = len(part) // 2
             return attempt(part[:mid]) + attempt(part[mid:])
 
@@ -195,7 +196,7 @@ def deliver(conn: psycopg.Connection, target: Target, ledger: tuple[str, str, in
             try:
                 with conn.transaction():
                     _copy(conn, target.copy, target.encoder, skew.watch(read()))
-            except psycopg.Error as e:
+            except (psycopg.Error, EncodeError) as e:
                 if not is_data_error(e):
                     raise
                 route = "staging"

@@ -1,7 +1,7 @@
 """PostgreSQL binary COPY encoding of buffer rows, specialised once per column-type list.
 
-Box values arrive as SQLite gives them: text, int, float, None; UUIDs as text; times as int microseconds since
-the Unix epoch. Fixed-width columns are packed with one `struct` call per row and text columns come from a
+Box values arrive as SQLite gives them: text, int, float, None; UUIDs as 32 hex digits (SQLite drops the
+dashes); times as int microseconds since the Unix epoch. Fixed-width columns are packed with one `struct` call per row and text columns come from a
 cache keyed by their values (camera, line, direction and model repeat on every row), which keeps encoding
 ahead of the server's COPY. The COPY column order is the encoder's (`order`): fixed-width first, then text.
 """
@@ -9,7 +9,6 @@ ahead of the server's COPY. The COPY column order is the encoder's (`order`): fi
 from __future__ import annotations
 
 import struct
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8  # signature, flags, header extension length
@@ -36,18 +35,29 @@ _TEXT = {"text", "varchar", "bpchar", "name"}
 SEP = "\x1f"  # joins packed text values
 
 
+class EncodeError(ValueError):
+    """A box value that cannot be encoded for its column: a data error of that row."""
+
+
 def supported(type_name: str) -> bool:
     return type_name in _FIXED or type_name in _TEXT
 
 
 def _compile(source: str, name: str, extra: dict[str, object] | None = None) -> Callable[..., object]:
     """A function from source built here out of the fixed tables above (never from data)."""
-    scope: dict[str, object] = dict(_SCOPE, struct_error=(struct.error, TypeError, AttributeError), **(extra or {}))
+    scope: dict[str, object] = dict(_SCOPE, struct_error=(struct.error, TypeError, AttributeError, ValueError),
+                                    **(extra or {}))
     exec(source, scope)  # noqa: S102
     return scope[name]  # type: ignore[return-value]
 
 
 _CONVERT = {t: _compile(f"def f(v):\n    return {expr.format(v='v')}\n", "f") for t, (_, _, expr) in _FIXED.items()}
+
+
+def _dashed(hex32: str) -> str:
+    """A UUID's usual spelling from its 32 hex digits (anything else unchanged)."""
+    h = hex32
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}" if len(h) == 32 else h
 
 
 def _field(type_name: str, v: object) -> bytes:
@@ -109,8 +119,7 @@ class RowEncoder:
 
     def readable(self, row: Sequence[object]) -> list[object]:
         """A row's values in `order` as the box has them (text unpacked, UUIDs with dashes): for dead letters."""
-        return [str(uuid.UUID(str(v))) if t == "uuid" and v is not None else v
-                for t, v in zip(self.types, self._values(row))]
+        return [_dashed(str(v)) if t == "uuid" and v is not None else v for t, v in zip(self.types, self._values(row))]
 
     def _values(self, row: Sequence[object]) -> Sequence[object]:
         """A row's values in `order` (text unpacked)."""
@@ -127,8 +136,11 @@ class RowEncoder:
         return b"".join(_field("text", v) for v in values)  # type: ignore[union-attr]
 
     def _slow(self, row: Sequence[object]) -> bytes:
-        values = self._values(row)
-        return len(self.types).to_bytes(2, "big") + b"".join(_field(t, v) for t, v in zip(self.types, values))
+        try:
+            values = self._values(row)
+            return len(self.types).to_bytes(2, "big") + b"".join(_field(t, v) for t, v in zip(self.types, values))
+        except (struct.error, TypeError, AttributeError, ValueError) as e:
+            raise EncodeError(f"cannot encode {row!r}: {e}") from None
 
     def encode(self, rows: Iterable[Sequence[object]]) -> bytes:
         """The tuples of `rows`, without header or trailer."""

@@ -9,6 +9,7 @@ import psycopg
 import tenacity
 
 from edge.config import SyncSettings
+from sync.sync_binary import EncodeError
 
 # SQLSTATE classes of errors that go away by themselves: connection exception, insufficient resources,
 # operator intervention (server shutting down or starting), transaction rollback (serialization, deadlock).
@@ -26,8 +27,9 @@ def is_transient(e: BaseException) -> bool:
 
 
 def is_data_error(e: BaseException) -> bool:
-    """Errors caused by the rows themselves (class 22 data exception, 23 integrity violation)."""
-    return isinstance(e, (psycopg.errors.DataError, psycopg.errors.IntegrityError))
+    """Errors caused by the rows themselves: class 22 data exception, 23 integrity violation, or a value the
+    binary encoder cannot represent."""
+    return isinstance(e, (psycopg.errors.DataError, psycopg.errors.IntegrityError, EncodeError))
 
 
 def retrying(settings: SyncSettings, on_retry: Callable[[tenacity.RetryCallState], None],

@@ -129,20 +129,24 @@ def test_rejected_rows_go_to_dead_letters_and_the_rest_is_delivered(central, tmp
     fill(db, 500)
     with Buffer(db) as b:  # a row stamped with another device: central refuses it (the box role's CHECK)
         b.record_frame([crossing(device_id="box2")], now_us())
+        b.conn.execute("UPDATE crossings SET event_id = 'not-a-uuid' WHERE seq = 7")  # the encoder refuses it
+        b.conn.commit()
     fill(db, 500)
     config = tmp_path / "box.toml"
     config.write_text(f'device_id = "box1"\n[buffer]\npath = "{db}"\n[sync]\ndsn = "{dsn}"\n')
     out = subprocess.run([sys.executable, "-m", "edge.cli", "sync", "--once", "--config", str(config)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines()[-1].startswith("error: 1 rows rejected by central were moved to the dead")
+    assert out.stderr.strip().splitlines()[-1].startswith("error: 2 rows rejected by central were moved to the dead")
     with Buffer(db) as b:
-        dead = b.conn.execute("SELECT stream, row_json, error FROM sync_dead_letters").fetchall()
+        dead = b.conn.execute("SELECT stream, row_json, error FROM sync_dead_letters ORDER BY id").fetchall()
         alerts = b.conn.execute("SELECT kind FROM sync_alerts").fetchall()
         bad = b.conn.execute("SELECT event_id FROM crossings WHERE device_id = 'box2'").fetchone()[0]
-    assert len(dead) == 1 and dead[0][0] == "events" and bad in dead[0][1] and "sync_own_device" in dead[0][2]
-    assert alerts == [("dead_letter",)]
-    assert central_event_ids(central) == sorted(set(buffer_event_ids(db)) - {bad})
+    assert [d[0] for d in dead] == ["events", "events"]
+    assert "notauuid" in dead[0][1] and dead[0][2].startswith("encode: ")  # SQLite dropped the dashes
+    assert bad in dead[1][1] and "sync_own_device" in dead[1][2]
+    assert alerts == [("dead_letter",)] * 2
+    assert central_event_ids(central) == sorted(set(buffer_event_ids(db)) - {bad, "not-a-uuid"})
     again = subprocess.run([sys.executable, "-m", "edge.cli", "sync", "--once", "--config", str(config)],
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
