@@ -16,6 +16,7 @@ import platform
 import random
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -33,7 +34,7 @@ from edge.paths import REPO_ROOT
 from edge.records import uuid7
 from sync.central import migrate, refresh
 from sync.central_partitions import maintain
-from sync.central_queries import QUERIES, Query
+from sync.central_queries import BY_NAME, QUERIES, Query
 from sync.central_synth import SynthSpec, load
 
 TOOLS = Path(os.environ.get("EDGE_TOOLS_DIR", REPO_ROOT.parent / "shared" / "tools"))
@@ -46,8 +47,8 @@ COPY_HEALTH = "COPY camera_health (camera_id, health_ts, status, fps_in, fps_pro
 INGEST_BATCHES, INGEST_ROWS = 200, 500
 MIX = {"realtime_counting": 5, "camera_status": 3, "daily_analytics": 1, "stream_quality": 1}  # pgbench weights
 WORKLOADS = {  # name -> {script: (SQL, weight)}; the baseline is the ceiling of pooler + pgbench on this machine
-    "mix": {n: (next(q for q in QUERIES if q.name == n).pgbench(), w) for n, w in MIX.items()},
-    "realtime_counting": {"realtime_counting": (next(q for q in QUERIES if q.name == "realtime_counting").pgbench(), 1)},
+    "mix": {n: (BY_NAME[n].pgbench(), w) for n, w in MIX.items()},
+    "realtime_counting": {"realtime_counting": (BY_NAME["realtime_counting"].pgbench(), 1)},
     "baseline SELECT 1": {"select1": ("SELECT 1", 1)},
 }
 
@@ -97,15 +98,17 @@ def pgbouncer(workdir: Path, pg_port: int, dbname: str) -> Iterator[int]:
     if as_postgres:
         shutil.chown(bdir, "postgres")
     subprocess.run([*as_postgres, "pgbouncer", "-d", str(bdir / "pgbouncer.ini")], check=True)
+    pidfile = bdir / "pgbouncer.pid"
+    for _ in range(50):
+        if pidfile.exists() and pidfile.read_text().strip():
+            break
+        time.sleep(0.1)
+    else:
+        raise RuntimeError(f"pgbouncer did not start: see {bdir / 'pgbouncer.log'}")
     try:
-        for _ in range(50):
-            if (bdir / "pgbouncer.pid").exists():
-                break
-            time.sleep(0.1)
         yield port
     finally:
-        pid = int((bdir / "pgbouncer.pid").read_text())
-        os.kill(pid, 15)
+        os.kill(int(pidfile.read_text()), signal.SIGTERM)
 
 
 def explain_runs(dsn: str, query: Query, params: list[dict]) -> dict[str, float]:
@@ -197,9 +200,16 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {ram:.0f} GiB RAM, {platform.platform()}, {pgb}"
 
 
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def verdict(value: float, limit: float) -> str:
+    return "yes" if value < limit else "**no**"
+
+
 def bench(spec: SynthSpec, runs: int, seconds: int, clients: list[int]) -> None:
     rng = random.Random(1)
-    say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     workdir = Path(tempfile.mkdtemp(prefix="pg.bench.", dir="/tmp"))  # user postgres must reach it
     os.chmod(workdir, 0o755)
     try:
@@ -212,7 +222,7 @@ def bench(spec: SynthSpec, runs: int, seconds: int, clients: list[int]) -> None:
             t0 = time.perf_counter()
             migrate(dsn)
             maintain(dsn, backfill_days=spec.days)
-            rows = load(dsn, spec, lambda m: say(f"  load: {m}"))
+            rows = load(dsn, spec, say)
             load_s = time.perf_counter() - t0
             t0 = time.perf_counter()
             with psycopg.connect(dsn, autocommit=True) as conn:
@@ -228,7 +238,7 @@ def bench(spec: SynthSpec, runs: int, seconds: int, clients: list[int]) -> None:
             port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
             with pgbouncer(workdir, port, dbname) as bport:
                 pooled = f"postgresql://postgres@127.0.0.1:{bport}/{dbname}"
-                realtime = next(q for q in QUERIES if q.name == "realtime_counting")
+                realtime = BY_NAME["realtime_counting"]
                 e2e = end_to_end(pooled, realtime, random_params(spec, runs, rng))
                 qps = {}
                 for name, scripts in WORKLOADS.items():
@@ -236,7 +246,8 @@ def bench(spec: SynthSpec, runs: int, seconds: int, clients: list[int]) -> None:
                         say(f"pgbench {name}, {c} clients")
                         qps[(name, c)] = throughput(bport, dbname, workdir, c, seconds, spec, scripts)
         report(spec, rows, size, load_s, vacuum_s, refreshed, results, e2e, delivered, qps, runs, seconds,
-               f"{server}; 1-min load average {load_avg:.1f} when measuring started, {os.getloadavg()[0]:.1f} at the end")
+               f"{server}; 1-min load average {load_avg:.1f} when measuring started, "
+               f"{os.getloadavg()[0]:.1f} at the end")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -245,7 +256,6 @@ def report(spec: SynthSpec, rows: dict[str, int], size: str, load_s: float, vacu
            refreshed: dict[str, float], results: dict[str, dict[str, float]], e2e: dict[str, float],
            delivered: dict[str, float], qps: dict[tuple[str, int], float], runs: int, seconds: int,
            server: str) -> None:
-    ok = lambda value, target: "yes" if value < target else "**no**"  # noqa: E731
     print(f"Machine: {machine()}; {server}.\n")
     print(f"Data set: {spec.cameras} cameras x {spec.lines} lines, {spec.days} days, {spec.tenants} tenants, "
           f"peak {spec.peak_per_minute}/min per line and direction; health every {spec.health_interval_s} s "
@@ -253,15 +263,16 @@ def report(spec: SynthSpec, rows: dict[str, int], size: str, load_s: float, vacu
           + f". Database {size}. Load {load_s:.0f} s (2 connections), VACUUM ANALYZE {vacuum_s:.0f} s, refresh "
           + ", ".join(f"{v} {s:.1f} s" for v, s in refreshed.items()) + ".\n")
     print(f"Per query: {runs} runs of EXPLAIN (ANALYZE, BUFFERS) with random cameras/tenants, warm cache.\n")
-    print("| query | target | p50 ms | p95 ms | planning p50 ms | rows p50 | shared hit p50 | read p50 | p95 within target |")
+    print("| query | target | p50 ms | p95 ms | planning p50 ms | rows p50 | shared hit p50 | read p50 "
+          "| p95 within target |")
     print("|---|---|---|---|---|---|---|---|---|")
     for q in QUERIES:
         r = results[q.name]
         print(f"| {q.name} | < {q.target_ms:g} ms | {r['p50']:.3f} | {r['p95']:.3f} | {r['plan_p50']:.3f} | "
-              f"{r['rows_p50']:g} | {r['hits_p50']:g} | {r['reads_p50']:g} | {ok(r['p95'], q.target_ms)} |")
+              f"{r['rows_p50']:g} | {r['hits_p50']:g} | {r['reads_p50']:g} | {verdict(r['p95'], q.target_ms)} |")
     print(f"\nReal-time counting end to end through PgBouncer (client send -> all rows fetched, {runs} runs): "
           f"p50 {e2e['p50']:.2f} ms, p95 {e2e['p95']:.2f} ms (target < {E2E_TARGET_MS:g} ms: "
-          f"{ok(e2e['p95'], E2E_TARGET_MS)}).\n")
+          f"{verdict(e2e['p95'], E2E_TARGET_MS)}).\n")
     print(f"Ingest, as the sync agent delivers (ledger row + COPY in one transaction, direct connection): "
           f"{INGEST_BATCHES} batches of {INGEST_ROWS} crossing events, p50 {delivered['p50']:.1f} ms, "
           f"p95 {delivered['p95']:.1f} ms per batch ({delivered['rows_s']:,.0f} events/s; guide: inference "
@@ -272,7 +283,7 @@ def report(spec: SynthSpec, rows: dict[str, int], size: str, load_s: float, vacu
     print("| workload | clients | queries/s | > 1000/s |")
     print("|---|---|---|---|")
     for (name, c), v in qps.items():
-        print(f"| {name} | {c} | {v:,.0f} | {ok(QPS_TARGET, v)} |")
+        print(f"| {name} | {c} | {v:,.0f} | {verdict(QPS_TARGET, v)} |")
 
 
 def main() -> None:
@@ -282,7 +293,8 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=d.lines)
     ap.add_argument("--days", type=int, default=d.days)
     ap.add_argument("--tenants", type=int, default=d.tenants)
-    ap.add_argument("--peak", type=float, default=d.peak_per_minute, help="crossings/min per line and direction at peak")
+    ap.add_argument("--peak", type=float, default=d.peak_per_minute,
+                    help="crossings/min per line and direction at peak")
     ap.add_argument("--health-hours", type=int, default=d.health_hours)
     ap.add_argument("--runs", type=int, default=300, help="runs per query")
     ap.add_argument("--seconds", type=int, default=20, help="pgbench duration per run")

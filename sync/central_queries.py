@@ -50,3 +50,4 @@ QUERIES = (
           "AND date >= current_date - 30 AND date < current_date ORDER BY date",
           100.0, "idx_daily_analytics_summary_camera_date"),
 )
+BY_NAME = {q.name: q for q in QUERIES}

@@ -94,7 +94,8 @@ WITH h AS (
     WHERE s.n %% %(workers)s = %(worker)s),
 m AS (
     SELECT camera_id, t, status,
-           CASE status WHEN 'online' THEN 0.03 * random() WHEN 'degraded' THEN 0.3 + 0.1 * random() ELSE 1 END::real AS drops,
+           CASE status WHEN 'online' THEN 0.03 * random() WHEN 'degraded' THEN 0.3 + 0.1 * random()
+                       ELSE 1 END::real AS drops,
            (10 + random())::real AS fps_in
     FROM h),
 q AS (
@@ -147,13 +148,10 @@ def load(dsn: str, spec: SynthSpec, progress: Callable[[str], None] = lambda _: 
 
 
 def _run_parallel(dsn: str, jobs: list[tuple[str, dict]], workers: int, progress: Callable[[str], None]) -> None:
-    done = [0]
-
     def run(job: tuple[str, dict]) -> None:
         with psycopg.connect(dsn, autocommit=True, options="-c TimeZone=UTC") as conn:
             conn.execute(*job)
-        done[0] += 1
-        progress(f"{done[0]}/{len(jobs)} load steps")
 
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(run, jobs))
+        for done, _ in enumerate(pool.map(run, jobs), 1):
+            progress(f"{done}/{len(jobs)} load steps")

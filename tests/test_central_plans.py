@@ -11,7 +11,7 @@ import pytest
 
 from sync.central import migrate, refresh
 from sync.central_partitions import maintain
-from sync.central_queries import QUERIES
+from sync.central_queries import BY_NAME
 from sync.central_synth import SynthSpec, load
 
 PARAMS = {"camera": "site0003-box1/cam2", "tenant": 3}
@@ -38,8 +38,7 @@ def synth_dsn(pg_server) -> Iterator[str]:
 
 def plan(dsn: str, query: str) -> str:
     with psycopg.connect(dsn, prepare_threshold=None) as conn:
-        return "\n".join(r[0] for r in conn.execute("EXPLAIN " + next(q for q in QUERIES if q.name == query).psycopg(),
-                                                     PARAMS))
+        return "\n".join(r[0] for r in conn.execute("EXPLAIN " + BY_NAME[query].psycopg(), PARAMS))
 
 
 def scanned(text: str, table: str) -> set[str]:
