@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import secrets
 
 import psycopg
@@ -12,6 +9,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from edge.config import BoxConfig
 from edge.errors import EdgeError
+from sync.roles import create_device_role
 
 
 def camera_id(device_id: str, camera: str) -> str:
@@ -54,17 +52,6 @@ def _first_line(e: Exception) -> str:
     return (str(e).strip().splitlines() or ["unknown error"])[0]
 
 
-def scram_verifier(password: str, iterations: int = 4096) -> str:
-    """A SCRAM-SHA-256 verifier (RFC 5802/7677) so the server never sees, or logs, the password itself."""
-    salt = secrets.token_bytes(16)
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    client_key = hmac.digest(salted, b"Client Key", "sha256")
-    stored_key = hashlib.sha256(client_key).digest()
-    server_key = hmac.digest(salted, b"Server Key", "sha256")
-    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
-    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
-
-
 def box_role_dsn(admin_dsn: str, device_id: str, previous_dsn: str | None) -> str:
     """Create (or re-enable) the box's least-privilege role; the DSN the box syncs with.
 
@@ -73,15 +60,7 @@ def box_role_dsn(admin_dsn: str, device_id: str, previous_dsn: str | None) -> st
     role = f"box_{device_id}"
     old = conninfo_to_dict(previous_dsn) if previous_dsn else {}
     password = str(old["password"]) if old.get("user") == role and old.get("password") else secrets.token_urlsafe(24)
-    try:
-        with psycopg.connect(admin_dsn, connect_timeout=5) as conn:
-            conn.execute("SELECT sync_device_role(%s, %s)", (device_id, scram_verifier(password)))
-    except psycopg.OperationalError as e:
-        raise EdgeError(f"cannot reach the central database: {_first_line(e)}") from None
-    except psycopg.Error as e:
-        raise EdgeError(f"central database refused to create role {role}: {_first_line(e)}: "
-                        "run `edge central migrate` there first, as an administrator") from None
-    return make_conninfo(admin_dsn, user=role, password=password)
+    return make_conninfo(admin_dsn, user=create_device_role(admin_dsn, device_id, password), password=password)
 
 
 def check_delivery(dsn: str) -> None:
