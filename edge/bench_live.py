@@ -88,7 +88,7 @@ def main() -> None:
                 servers.append(start_server(args.video, Path(logs) / f"s{i}.log"))
             urls = [u for _, u in servers]
             print(f"machine: {platform.machine()}, {len_cpus()} cores; onnxruntime threads {args.threads}; "
-                  f"{args.seconds:g} s per trial after warm-up")
+                  f"{args.seconds:g} s per trial after warm-up; load average {os.getloadavg()[0]:.2f}")
             print(f"baseline: bare decode+inference of the file {bare:.1f} frames/s "
                   f"(ceiling for 10 fps cameras: {bare / 10:.1f})")
             print(f"{'N':>3} {'processed fps':>14} {'max drop':>9} {'p50 ms':>7} {'p95 ms':>7} {'MiB/camera':>11}")
@@ -101,6 +101,7 @@ def main() -> None:
                       f"{r['mb']:>11.1f}  {'ok' if ok else 'over'}", flush=True)
                 if not ok:
                     break
+            print(f"load average after the trials: {os.getloadavg()[0]:.2f}")
             print(f"largest N with drop < 1% and p95 < 100 ms: {best} "
                   f"({best * 10} frames/s = {best * 10 / bare:.2f} x the bare baseline)")
         finally:
