@@ -61,12 +61,19 @@ class CaptureSettings(Settings):
     """How a camera stream is opened and watched."""
 
     open_timeout_s: float = Field(5.0, gt=0)
-    read_timeout_s: float = Field(5.0, gt=0)
+    read_timeout_s: float = Field(2.0, gt=0)     # a frozen server blocks read() this long
     freeze_timeout_s: float = Field(5.0, gt=0)
     backoff_initial_s: float = Field(0.5, gt=0)
     backoff_max_s: float = Field(30.0, gt=0)
     transport: Literal["tcp", "udp"] = "tcp"
     ffmpeg_options: str = ""          # extra FFmpeg options, e.g. "probesize;32" for a fast open
+
+    @model_validator(mode="after")
+    def _read_within_freeze(self) -> "CaptureSettings":
+        if self.read_timeout_s > self.freeze_timeout_s:
+            raise ValueError(f"read_timeout_s ({self.read_timeout_s:g}) must not exceed freeze_timeout_s "
+                             f"({self.freeze_timeout_s:g}): a frozen stream is only noticed when a read returns")
+        return self
 
 
 class CameraConfig(Settings):

@@ -45,7 +45,7 @@ class Camera:
     pipeline: CameraPipeline
     window: HealthWindow = field(default_factory=HealthWindow)
     baseline: StreamStats = field(default_factory=StreamStats)
-    lines_checked: bool = False
+    shape: tuple[int, int] | None = None  # frame size the lines were last checked against
     last_ts_us: int = 0
     finished: bool = False  # held crossings flushed: nothing more will come
 
@@ -109,7 +109,7 @@ class Runner:
             return False
         live = isinstance(cam.stream, LiveStream)
         cam.last_ts_us = frame.ts_us
-        if not cam.lines_checked:
+        if frame.image.shape[:2] != cam.shape:
             self._check_lines(cam, frame)
         self._record(cam, buffer, cam.pipeline.step(self.detector(frame.image), frame.index, frame.ts_us))
         cam.window.processed += 1
@@ -130,12 +130,12 @@ class Runner:
                                             "track": e.track_id})
 
     def _check_lines(self, cam: Camera, frame: Frame) -> None:
-        h, w = frame.image.shape[:2]
+        """On the first frame and whenever the camera comes back at another resolution."""
+        h, w = cam.shape = frame.image.shape[:2]
         try:
             check_lines(cam.pipeline.lines, w, h, where=f"camera {cam.name}: ")
         except EdgeError as e:  # counted anyway (the camera may have changed resolution); say so loudly
             log.error("line outside frame", extra={"camera": cam.name, "error": str(e)})
-        cam.lines_checked = True
 
     def _health(self, buffer: Buffer, seconds: float, process: psutil.Process) -> None:
         ts = now_us()

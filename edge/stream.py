@@ -12,6 +12,8 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import cv2
@@ -48,18 +50,25 @@ class StreamStats:
 
 @dataclass
 class Pacer:
-    """Picks frames for detection at a target rate by their timestamps (pure).
+    """Picks frames for detection at a target rate by their timestamps, and numbers them (pure).
 
     A frame is due when it is at most a fifth of a period early; a 10 fps stream detected at 10 fps
     keeps every frame despite arrival jitter, a 25 fps stream detected at 10 fps keeps 10 of 25.
+    A due frame's `tick` counts detection periods since the first one: a drop or an outage leaves a gap,
+    so the tracker's and counter's frame windows span the same time whatever the stream's rate.
     """
 
     period_us: float
     next_us: float = 0.0
+    start_us: int | None = None
+    tick: int = 0
 
     def due(self, ts_us: int) -> bool:
         if ts_us < self.next_us - 0.2 * self.period_us:
             return False
+        if self.start_us is None:
+            self.start_us = ts_us
+        self.tick = max(self.tick + 1, round((ts_us - self.start_us) / self.period_us) + 1)
         self.next_us = max(self.next_us + self.period_us, ts_us + 0.8 * self.period_us)
         return True
 
@@ -72,13 +81,39 @@ class _StopWhen(stop_base):
         return self.event.is_set()
 
 
+class _FfmpegOptions:
+    """OpenCV reads FFmpeg's options from one process-wide variable at open time: opens with the same
+    options run together, an open with other options waits until they are done."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._current: str | None = None
+        self._opening = 0
+
+    @contextmanager
+    def use(self, options: str) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: self._opening == 0 or self._current == options)
+            os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = self._current = options
+            self._opening += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._opening -= 1
+                self._cond.notify_all()
+
+
+_FFMPEG_OPTIONS = _FfmpegOptions()
+
+
 def open_stream(url: str, settings: CaptureSettings) -> cv2.VideoCapture:
     """Open an RTSP stream with explicit open/read timeouts (FFmpeg's defaults are 30 s each)."""
     options = f"rtsp_transport;{settings.transport}" + (f"|{settings.ffmpeg_options}" if settings.ffmpeg_options else "")
-    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = options  # read by OpenCV at open time
-    cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, [
-        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(settings.open_timeout_s * 1000),
-        cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(settings.read_timeout_s * 1000)])
+    with _FFMPEG_OPTIONS.use(options):
+        cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(settings.open_timeout_s * 1000),
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(settings.read_timeout_s * 1000)])
     if not cap.isOpened():
         cap.release()
         raise StreamDown(f"cannot open {redact(url)} (refused, unreachable, wrong path or credentials)")
@@ -96,7 +131,6 @@ class LiveStream(threading.Thread):
         self._halt = threading.Event()
         self._lock = threading.Lock()
         self._slot: Frame | None = None
-        self._index = 0
         self._sessions = 0
 
     def take(self) -> Frame | None:
@@ -148,19 +182,21 @@ class LiveStream(threading.Thread):
             log.info("stream open", extra={**extra, "url": redact(self.url)})
             last_ok = time.monotonic()
             while not self._halt.is_set():
+                asked = time.monotonic()
                 ok, image = cap.read()
                 now = time.monotonic()
                 if not ok or image is None:
                     raise self._down("stream closed by the camera or network")
-                if now - last_ok > self.settings.freeze_timeout_s:
+                # a read that ran into the read timeout returns the decoder's leftovers, not a new frame
+                if now - asked < 0.9 * self.settings.read_timeout_s:
+                    last_ok = now
+                    self._deliver(image)
+                elif now - last_ok > self.settings.freeze_timeout_s:
                     raise self._down(f"stream frozen: no new frame for {now - last_ok:.1f} s")
-                last_ok = now
-                self._deliver(image)
         finally:
             cap.release()
 
     def _deliver(self, image: np.ndarray) -> None:
-        self._index += 1
         ts = now_us()
         s = self.stats
         s.received += 1
@@ -172,7 +208,7 @@ class LiveStream(threading.Thread):
         with self._lock:
             if self._slot is not None:
                 s.dropped += 1
-            self._slot = Frame(self._index, ts, image)
+            self._slot = Frame(self.pacer.tick, ts, image)
 
     def _down(self, why: str) -> StreamDown:
         self.stats.online, self.stats.error = False, why

@@ -196,6 +196,7 @@ def test_sigterm_exits_cleanly_with_the_buffer_intact(tmp_path, rtsp_server, mod
      "cameras[0].lines[0]: line 'l' has zero length"),
     ('device_id = "b"\n[[cameras]\n', "is not valid TOML"),
     ('device_id = "b"\n[capture]\nfreeze_timeout_s = -1\n', "capture.freeze_timeout_s"),
+    ('device_id = "b"\n[capture]\nread_timeout_s = 9\n', "capture: read_timeout_s (9) must not exceed"),
 ])
 def test_bad_config_is_one_line_naming_the_key(tmp_path, text, words):
     cfg = tmp_path / "box.toml"

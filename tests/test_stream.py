@@ -1,18 +1,25 @@
-"""Capture worker logic with fakes (newest-frame slot, drops, freeze flag, health aggregation) and its
-reconnect loop against a closed loopback port (backoff, redacted errors, no leaked thread)."""
+"""Capture worker logic with fakes (newest-frame slot, drops, frame numbering, stale reads, freeze, health
+aggregation, fair shared detector) and its reconnect loop against a closed loopback port and a real server
+killed and restarted (backoff, redacted errors, no leaked thread or socket)."""
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
+from collections import Counter
 
 import numpy as np
 
 import edge.stream as stream
-from edge.config import CaptureSettings
+from edge.capture import Frame
+from edge.config import CaptureSettings, parse_config
+from edge.detections import Detections
 from edge.health import HealthWindow
-from edge.stream import LiveStream, StreamStats
+from edge.runner import Runner
+from edge.stream import LiveStream, Pacer, StreamStats
 from tests.conftest import free_port
 
 FAST = CaptureSettings(open_timeout_s=1, read_timeout_s=1, freeze_timeout_s=2, backoff_initial_s=0.05,
@@ -76,3 +83,110 @@ def test_unreachable_camera_is_retried_with_backoff_and_stops_cleanly(caplog):
     waits = [r.created for r in caplog.records if r.getMessage() == "reconnecting"]
     gaps = np.diff(waits)
     assert len(gaps) >= 2 and gaps.max() <= FAST.backoff_max_s + FAST.backoff_initial_s + 0.3
+
+
+def test_pacer_numbers_due_frames_in_detection_periods():
+    p = Pacer(100_000)
+    ticks = [p.tick for ts in (5_000, 98_000, 230_000, 260_000, 2_300_000, 2_390_000) if p.due(ts)]
+    assert ticks == [1, 2, 3, 24, 25]  # 260 ms is early (not due); a 2 s outage leaves a gap of 20 periods
+
+
+class FakeCapture:
+    """Frames every 10 ms, then a frozen server: reads block for the read timeout, the first two still 'succeed'."""
+
+    def __init__(self, frames: int, timeout: float) -> None:
+        self.frames, self.timeout, self.reads, self.released = frames, timeout, 0, False
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        self.reads += 1
+        if self.reads <= self.frames:
+            time.sleep(0.01)
+            return True, IMAGE
+        time.sleep(self.timeout)
+        return self.reads <= self.frames + 2, IMAGE  # decoder leftovers, then False
+
+    def release(self) -> None:
+        self.released = True
+
+
+def test_reads_that_hit_the_timeout_are_not_frames_and_a_freeze_is_noticed_in_time(monkeypatch):
+    settings = CaptureSettings(read_timeout_s=0.2, freeze_timeout_s=0.3, backoff_initial_s=5)
+    cap = FakeCapture(frames=5, timeout=settings.read_timeout_s)
+    monkeypatch.setattr(stream, "open_stream", lambda url, s: cap)
+    s = LiveStream("c", "rtsp://127.0.0.1:1/cam", settings, detect_fps=1000)
+    s.start()
+    time.sleep(0.05 + 0.3 + 0.1)  # the frames, the freeze timeout, slack
+    assert s.frozen() and s.stats.received == 5  # the two leftovers were not taken for frames
+    time.sleep(0.2 + 0.2)  # at most one more read timeout (+ slack) before the reader gives up on the stream
+    assert not s.stats.online and "frozen" in s.stats.error and cap.released
+    s.stop()
+    s.join(timeout=1)
+    assert not s.is_alive()
+
+
+class FakeStream:
+    """A camera whose newest frame is always ready (or never, when idle)."""
+
+    def __init__(self, image: np.ndarray | None) -> None:
+        self.image, self.stats, self.finished, self.index = image, StreamStats(online=True), False, 0
+
+    def take(self) -> Frame | None:
+        if self.image is None:
+            return None
+        self.index += 1
+        return Frame(self.index, time.time_ns() // 1000, self.image)
+
+    def frozen(self) -> bool:
+        return False
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def join(self, timeout: float | None = None) -> None: ...
+
+
+class CountingDetector:
+    """Counts detections per camera (told apart by their images) and stops the runner after `limit`."""
+
+    name = "fake"
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.seen, self.runner = limit, Counter(), None
+
+    def __call__(self, image: np.ndarray) -> Detections:
+        self.seen[int(image[0, 0, 0])] += 1
+        if sum(self.seen.values()) == self.limit:
+            self.runner.stop()
+        return Detections.empty()
+
+
+def test_shared_detector_serves_busy_cameras_round_robin_and_skips_idle_ones(tmp_path):
+    cams = "".join(f'[[cameras]]\nname = "c{i}"\nsource = "rtsp://127.0.0.1:1/c{i}"\n' for i in range(4))
+    config = parse_config(f'[buffer]\npath = "{tmp_path / "b.sqlite"}"\n{cams}')
+    detector = CountingDetector(limit=30)
+    runner = detector.runner = Runner(config, detector)
+    for i, cam in enumerate(runner.cameras):
+        cam.stream = FakeStream(None if i == 2 else np.full((36, 48, 3), i, np.uint8))
+    runner.run()
+    assert detector.seen == {0: 10, 1: 10, 3: 10}
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_killed_server_is_reconnected_each_time_without_leaking(rtsp_server):
+    settings = FAST.model_copy(update={"ffmpeg_options": "probesize;32"})
+    s = LiveStream("cam", rtsp_server.url, settings, detect_fps=10)
+    threads, fds = threading.active_count(), open_fds()
+    s.start()
+    for outage in range(3):
+        deadline = time.monotonic() + 10
+        while not (s.stats.reconnects >= outage and s.stats.online and not s.frozen()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert s.stats.reconnects >= outage and s.stats.online and not s.frozen()  # frames flow again
+        rtsp_server.stop(signal.SIGKILL)
+        rtsp_server.start()
+    assert s.take().index > 1
+    s.stop()
+    s.join(timeout=3)
+    assert not s.is_alive() and threading.active_count() == threads and open_fds() == fds
