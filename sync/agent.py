@@ -144,7 +144,7 @@ class Agent:
         """Batches fixed earlier and not confirmed, then new ones for as long as they come due."""
         yield from self.outbox.unsent(stream)
         size = self.settings.batch_size
-        while not self.stop.is_set() and batch_due(self.outbox.pending(stream), now_us(), size,
+        while not self.stop.is_set() and batch_due(self.outbox.pending(stream, size), now_us(), size,
                                                      self.settings.max_wait_s, draining):
             batch = self.outbox.cut(stream, size, now_us())
             if batch is None:

@@ -52,7 +52,8 @@ class OutboxView:
             "SELECT next_seq, next_batch_no, ledger_stream FROM sync_streams WHERE stream = ?", (stream,)).fetchone()
         return next_seq, next_batch_no, ledger
 
-    def pending(self, stream: str) -> Pending:
+    def pending(self, stream: str, limit: int = -1) -> Pending:
+        """Rows not in any batch yet, counted up to `limit` (-1: all): enough to decide on a batch, cheaply."""
         if stream == "minutes":
             n, oldest = self.conn.execute(
                 "SELECT COUNT(*), MIN(m.updated_us) FROM sync_dirty_minutes d JOIN minute_counts m "
@@ -60,7 +61,8 @@ class OutboxView:
             return Pending(n, oldest)
         table = SEQ_TABLES[stream]
         next_seq, _, _ = self._cursor(stream)
-        n = self.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE seq >= ?", (next_seq,)).fetchone()[0]
+        n = self.conn.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE seq >= ? LIMIT ?)",
+                              (next_seq, limit)).fetchone()[0]
         oldest = self.conn.execute(f"SELECT ts_us FROM {table} WHERE seq >= ? ORDER BY seq LIMIT 1",
                                    (next_seq,)).fetchone()
         return Pending(n, oldest[0] if oldest else None)
