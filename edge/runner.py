@@ -1,17 +1,23 @@
 """`edge run`: every camera of a box in one process, one shared detector, results into the buffer.
 
-Cameras are served round-robin: on each turn, a camera whose newest frame is due (its `detect_fps`)
-gets one detection; the detector never works on a backlog. Recorded files are processed frame by
-frame to their end. SIGTERM/SIGINT: stop capture, finish the frame in hand, commit, close, exit 0.
+Cameras are served round-robin: a camera whose newest frame is due (its `detect_fps`) and that has no
+frame in the detector gets the next free inference slot; the detector never works on a backlog.
+The one onnxruntime session takes `[model] threads` single-threaded calls at once (for a small model
+on a small box, measured ~1.6x the frames/s of one call on as many threads, at half the CPU per frame);
+tracking, counting and SQLite stay on the main thread, in each camera's frame order.
+Recorded files are processed frame by frame to their end.
+SIGTERM/SIGINT: stop capture, finish the frames in the detector, commit, close, exit 0.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import os
 import signal
 import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +25,7 @@ import psutil
 
 from edge.buffer import Buffer
 from edge.capture import Frame
+from edge.detections import Detections
 from edge.config import BoxConfig
 from edge.detect import Detector
 from edge.errors import EdgeError
@@ -47,13 +54,16 @@ class Camera:
     baseline: StreamStats = field(default_factory=StreamStats)
     shape: tuple[int, int] | None = None  # frame size the lines were last checked against
     last_ts_us: int = 0
+    busy: bool = False      # a frame of this camera is in the detector
     finished: bool = False  # held crossings flushed: nothing more will come
 
 
 class Runner:
     def __init__(self, config: BoxConfig, detector: Detector | None = None) -> None:
         self.config = config
-        self.detector = detector or Detector(config.model)
+        self.workers = config.model.threads or len(os.sched_getaffinity(0))
+        self.detector = detector or Detector(config.model.model_copy(update={"threads": 1}))
+        self._next = 0  # round-robin position
         self.stopping = threading.Event()
         self.cameras: list[Camera] = []
         for cam in config.cameras:
@@ -79,17 +89,22 @@ class Runner:
         for c in self.cameras:
             c.stream.start()
         last_health = time.monotonic()
+        inflight: dict[Future[Detections], tuple[Camera, Frame]] = {}
         try:
-            while not self.stopping.is_set() and not all(c.stream.finished for c in self.cameras):
-                worked = False
-                for cam in self.cameras:
-                    worked |= self._turn(cam, buffer)
-                now = time.monotonic()
-                if now - last_health >= self.config.health.interval_s:
-                    self._health(buffer, now - last_health, process)
-                    last_health = now
-                if not worked:
-                    time.sleep(0.002)
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="detect") as pool:
+                while inflight or not (self.stopping.is_set() or all(c.finished for c in self.cameras)):
+                    if not self.stopping.is_set():
+                        self._dispatch(pool, inflight, buffer)
+                    if inflight:
+                        done, _ = wait(inflight, timeout=0.005, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            self._result(*inflight.pop(future), future.result(), buffer)
+                    else:
+                        time.sleep(0.002)
+                    now = time.monotonic()
+                    if now - last_health >= self.config.health.interval_s:
+                        self._health(buffer, now - last_health, process)
+                        last_health = now
             for cam in self.cameras:  # stopping: crossings still held will not be undone now
                 self._finish(cam, buffer)
             self._health(buffer, max(time.monotonic() - last_health, 1e-3), process)
@@ -100,21 +115,35 @@ class Runner:
                 c.stream.join(timeout=5)
             buffer.close()
 
-    def _turn(self, cam: Camera, buffer: Buffer) -> bool:
-        """Detect on the camera's newest due frame, if there is one; True if a frame was processed."""
-        frame = cam.stream.take()
-        if frame is None:
-            if cam.stream.finished:
-                self._finish(cam, buffer)
-            return False
-        live = isinstance(cam.stream, LiveStream)
+    def _dispatch(self, pool: ThreadPoolExecutor, inflight: dict[Future[Detections], tuple[Camera, Frame]],
+                  buffer: Buffer) -> None:
+        """Fill free inference slots with the newest due frames, one camera after the other."""
+        n, start = len(self.cameras), self._next
+        for step in range(n):
+            if len(inflight) >= self.workers:
+                return
+            cam = self.cameras[(start + step) % n]
+            if cam.busy or cam.finished:
+                continue
+            frame = cam.stream.take()
+            if frame is None:
+                if cam.stream.finished:
+                    self._finish(cam, buffer)
+                continue
+            cam.busy = True
+            inflight[pool.submit(self.detector, frame.image)] = (cam, frame)
+            self._next = (start + step + 1) % n
+
+    def _result(self, cam: Camera, frame: Frame, dets: Detections, buffer: Buffer) -> None:
+        """Track, count and commit one detected frame (in the camera's frame order: one in flight per camera)."""
+        cam.busy = False
         cam.last_ts_us = frame.ts_us
         if frame.image.shape[:2] != cam.shape:
             self._check_lines(cam, frame)
-        self._record(cam, buffer, cam.pipeline.step(self.detector(frame.image), frame.index, frame.ts_us))
+        self._record(cam, buffer, cam.pipeline.step(dets, frame.index, frame.ts_us))
         cam.window.processed += 1
+        live = isinstance(cam.stream, LiveStream)
         cam.window.latencies_ms.append((now_us() - frame.ts_us) / 1000 if live else 0.0)
-        return True
 
     def _finish(self, cam: Camera, buffer: Buffer) -> None:
         if not cam.finished:

@@ -47,7 +47,7 @@ class Background:
 def detector(model_path):
     from edge.detect import Detector, DetectorSettings
 
-    return Detector(DetectorSettings(model_path=model_path))
+    return Detector(DetectorSettings(model_path=model_path, threads=1))  # as edge run builds it
 
 
 def rows(db: Path, sql: str, *args) -> list[tuple]:

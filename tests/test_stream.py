@@ -145,29 +145,32 @@ class FakeStream:
 
 
 class CountingDetector:
-    """Counts detections per camera (told apart by their images) and stops the runner after `limit`."""
+    """Counts detections per camera (told apart by their images), stops the runner after `limit`."""
 
     name = "fake"
 
     def __init__(self, limit: int) -> None:
-        self.limit, self.seen, self.runner = limit, Counter(), None
+        self.limit, self.seen, self.lock, self.runner = limit, Counter(), threading.Lock(), None
 
     def __call__(self, image: np.ndarray) -> Detections:
-        self.seen[int(image[0, 0, 0])] += 1
-        if sum(self.seen.values()) == self.limit:
-            self.runner.stop()
+        time.sleep(0.001)
+        with self.lock:
+            self.seen[int(image[0, 0, 0])] += 1
+            if sum(self.seen.values()) == self.limit:
+                self.runner.stop()
         return Detections.empty()
 
 
 def test_shared_detector_serves_busy_cameras_round_robin_and_skips_idle_ones(tmp_path):
     cams = "".join(f'[[cameras]]\nname = "c{i}"\nsource = "rtsp://127.0.0.1:1/c{i}"\n' for i in range(4))
-    config = parse_config(f'[buffer]\npath = "{tmp_path / "b.sqlite"}"\n{cams}')
-    detector = CountingDetector(limit=30)
+    config = parse_config(f'[buffer]\npath = "{tmp_path / "b.sqlite"}"\n[model]\nthreads = 2\n{cams}')
+    detector = CountingDetector(limit=60)
     runner = detector.runner = Runner(config, detector)
     for i, cam in enumerate(runner.cameras):
         cam.stream = FakeStream(None if i == 2 else np.full((36, 48, 3), i, np.uint8))
     runner.run()
-    assert detector.seen == {0: 10, 1: 10, 3: 10}
+    assert set(detector.seen) == {0, 1, 3}  # two detections at a time, the idle camera never waited for
+    assert 60 <= detector.seen.total() <= 61 and max(detector.seen.values()) - min(detector.seen.values()) <= 1
 
 
 def open_fds() -> int:
