@@ -151,22 +151,26 @@ class LiveStream(threading.Thread):
         return last is None or now_us() - last > self.settings.freeze_timeout_s * 1e6
 
     def run(self) -> None:
-        retry = Retrying(
-            retry=retry_if_exception_type(StreamDown),
-            wait=wait_exponential_jitter(multiplier=self.settings.backoff_initial_s, max=self.settings.backoff_max_s,
-                                         jitter=self.settings.backoff_initial_s),
-            stop=stop_any(_StopWhen(self._halt)),
-            sleep=self._halt.wait,
-        )
-        try:
-            for attempt in retry:
-                with attempt:
-                    self._session()
-        except RetryError:
-            pass  # stopped while waiting to reconnect
+        """Connect, read, reconnect until stopped. Backoff grows while the camera stays down and starts
+        again from the initial wait once a session has lasted longer than the longest wait."""
+        while not self._halt.is_set():
+            retry = Retrying(
+                retry=retry_if_exception_type(StreamDown),
+                wait=wait_exponential_jitter(multiplier=self.settings.backoff_initial_s,
+                                             max=self.settings.backoff_max_s, jitter=self.settings.backoff_initial_s),
+                stop=stop_any(_StopWhen(self._halt)),
+                sleep=self._halt.wait,
+            )
+            try:
+                for attempt in retry:
+                    with attempt:
+                        self._session()
+            except RetryError:
+                return  # stopped while waiting to reconnect
 
     def _session(self) -> None:
-        """One connection: read until the stream fails or the worker is stopped."""
+        """One connection, until the worker is stopped (returns) or the stream fails: StreamDown, except
+        after a long session (returns: the next connection attempt starts a fresh backoff)."""
         extra = {"camera": self.camera}
         self._sessions += 1
         if self._sessions > 1:
@@ -177,24 +181,34 @@ class LiveStream(threading.Thread):
         except StreamDown as e:
             self._down(str(e))
             raise
+        opened = time.monotonic()
         try:
             self.stats.online, self.stats.error = True, None
             log.info("stream open", extra={**extra, "url": redact(self.url)})
-            last_ok = time.monotonic()
-            while not self._halt.is_set():
-                asked = time.monotonic()
-                ok, image = cap.read()
-                now = time.monotonic()
-                if not ok or image is None:
-                    raise self._down("stream closed by the camera or network")
-                # a read that ran into the read timeout returns the decoder's leftovers, not a new frame
-                if now - asked < 0.9 * self.settings.read_timeout_s:
-                    last_ok = now
-                    self._deliver(image)
-                elif now - last_ok > self.settings.freeze_timeout_s:
-                    raise self._down(f"stream frozen: no new frame for {now - last_ok:.1f} s")
+            why = self._read(cap)
         finally:
             cap.release()
+        if why is not None:
+            down = self._down(why)
+            if time.monotonic() - opened < self.settings.backoff_max_s:
+                raise down
+
+    def _read(self, cap: cv2.VideoCapture) -> str | None:
+        """Deliver frames until stopped (None) or the stream fails (why)."""
+        last_ok = time.monotonic()
+        while not self._halt.is_set():
+            asked = time.monotonic()
+            ok, image = cap.read()
+            now = time.monotonic()
+            if not ok or image is None:
+                return "stream closed by the camera or network"
+            # a read that ran into the read timeout returns the decoder's leftovers, not a new frame
+            if now - asked < 0.9 * self.settings.read_timeout_s:
+                last_ok = now
+                self._deliver(image)
+            elif now - last_ok > self.settings.freeze_timeout_s:
+                return f"stream frozen: no new frame for {now - last_ok:.1f} s"
+        return None
 
     def _deliver(self, image: np.ndarray) -> None:
         ts = now_us()

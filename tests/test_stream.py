@@ -95,7 +95,7 @@ class FakeCapture:
     """Frames every 10 ms, then a frozen server: reads block for the read timeout, the first two still 'succeed'."""
 
     def __init__(self, frames: int, timeout: float) -> None:
-        self.frames, self.timeout, self.reads, self.released = frames, timeout, 0, False
+        self.frames, self.timeout, self.reads, self.released = frames, timeout, 0, 0.0
 
     def read(self) -> tuple[bool, np.ndarray | None]:
         self.reads += 1
@@ -106,7 +106,7 @@ class FakeCapture:
         return self.reads <= self.frames + 2, IMAGE  # decoder leftovers, then False
 
     def release(self) -> None:
-        self.released = True
+        self.released = time.monotonic()
 
 
 def test_reads_that_hit_the_timeout_are_not_frames_and_a_freeze_is_noticed_in_time(monkeypatch):
@@ -122,6 +122,30 @@ def test_reads_that_hit_the_timeout_are_not_frames_and_a_freeze_is_noticed_in_ti
     s.stop()
     s.join(timeout=1)
     assert not s.is_alive()
+
+
+def test_backoff_grows_while_down_and_starts_again_after_a_long_session(monkeypatch):
+    settings = CaptureSettings(backoff_initial_s=0.05, backoff_max_s=0.2)
+    cap = FakeCapture(frames=30, timeout=0)  # up for 0.3 s (> the longest wait), then closed
+    opens, script = [], iter([False, False, False, True])
+
+    def fake_open(url: str, s: CaptureSettings) -> FakeCapture:
+        opens.append(time.monotonic())
+        if not next(script, False):
+            raise stream.StreamDown("cannot open")
+        return cap
+
+    monkeypatch.setattr(stream, "open_stream", fake_open)
+    s = LiveStream("c", "rtsp://127.0.0.1:1/cam", settings, detect_fps=10)
+    s.start()
+    time.sleep(1.0)
+    s.stop()
+    s.join(timeout=1)
+    gaps = np.diff(opens)
+    assert all(0.05 <= g <= 0.2 + 0.05 + 0.05 for g in gaps[:3])  # waits between failed opens, capped
+    assert opens[4] - cap.released < 0.03  # right after a long session: reconnect at once ...
+    assert gaps[4] >= 0.05  # ... then back off again
+    assert s.stats.reconnects == len(opens) - 1 and not s.is_alive()
 
 
 class FakeStream:
