@@ -98,7 +98,7 @@ class Runner:
                     if inflight:
                         done, _ = wait(inflight, timeout=0.005, return_when=FIRST_COMPLETED)
                         for future in done:
-                            self._result(*inflight.pop(future), future.result(), buffer)
+                            self._result(*inflight.pop(future), future, buffer)
                     else:
                         time.sleep(0.002)
                     now = time.monotonic()
@@ -111,8 +111,9 @@ class Runner:
         finally:
             for c in self.cameras:
                 c.stream.stop()
+            deadline = time.monotonic() + 5  # a reader may be blocked in an open or a read until its timeout
             for c in self.cameras:
-                c.stream.join(timeout=5)
+                c.stream.join(timeout=max(0.0, deadline - time.monotonic()))
             buffer.close()
 
     def _dispatch(self, pool: ThreadPoolExecutor, inflight: dict[Future[Detections], tuple[Camera, Frame]],
@@ -134,9 +135,14 @@ class Runner:
             inflight[pool.submit(self.detector, frame.image)] = (cam, frame)
             self._next = (start + step + 1) % n
 
-    def _result(self, cam: Camera, frame: Frame, dets: Detections, buffer: Buffer) -> None:
+    def _result(self, cam: Camera, frame: Frame, future: Future[Detections], buffer: Buffer) -> None:
         """Track, count and commit one detected frame (in the camera's frame order: one in flight per camera)."""
         cam.busy = False
+        try:
+            dets = future.result()
+        except Exception:  # a frame the detector cannot take must not stop the other cameras
+            log.exception("detection failed, frame skipped", extra={"camera": cam.name, "frame": frame.index})
+            return
         cam.last_ts_us = frame.ts_us
         if frame.image.shape[:2] != cam.shape:
             self._check_lines(cam, frame)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -173,8 +174,8 @@ class CountingDetector:
 
     name = "fake"
 
-    def __init__(self, limit: int) -> None:
-        self.limit, self.seen, self.lock, self.runner = limit, Counter(), threading.Lock(), None
+    def __init__(self, limit: int, bad: int | None = None) -> None:
+        self.limit, self.bad, self.seen, self.lock, self.runner = limit, bad, Counter(), threading.Lock(), None
 
     def __call__(self, image: np.ndarray) -> Detections:
         time.sleep(0.001)
@@ -182,19 +183,38 @@ class CountingDetector:
             self.seen[int(image[0, 0, 0])] += 1
             if sum(self.seen.values()) == self.limit:
                 self.runner.stop()
+        if image[0, 0, 0] == self.bad:
+            raise ValueError("cannot take this frame")
         return Detections.empty()
 
 
-def test_shared_detector_serves_busy_cameras_round_robin_and_skips_idle_ones(tmp_path):
+def fake_box(tmp_path, detector: CountingDetector, idle: int | None = None) -> Runner:
+    """Four cameras with a frame always ready (but `idle`), on a fake detector taking two calls at once."""
     cams = "".join(f'[[cameras]]\nname = "c{i}"\nsource = "rtsp://127.0.0.1:1/c{i}"\n' for i in range(4))
     config = parse_config(f'[buffer]\npath = "{tmp_path / "b.sqlite"}"\n[model]\nthreads = 2\n{cams}')
-    detector = CountingDetector(limit=60)
     runner = detector.runner = Runner(config, detector)
     for i, cam in enumerate(runner.cameras):
-        cam.stream = FakeStream(None if i == 2 else np.full((36, 48, 3), i, np.uint8))
-    runner.run()
+        cam.stream = FakeStream(None if i == idle else np.full((36, 48, 3), i, np.uint8))
+    return runner
+
+
+def test_shared_detector_serves_busy_cameras_round_robin_and_skips_idle_ones(tmp_path):
+    detector = CountingDetector(limit=60)
+    fake_box(tmp_path, detector, idle=2).run()
     assert set(detector.seen) == {0, 1, 3}  # two detections at a time, the idle camera never waited for
     assert 60 <= detector.seen.total() <= 61 and max(detector.seen.values()) - min(detector.seen.values()) <= 1
+
+
+def test_a_frame_the_detector_rejects_is_skipped_and_logged_the_other_cameras_go_on(tmp_path, caplog):
+    detector = CountingDetector(limit=40, bad=1)
+    runner = fake_box(tmp_path, detector)
+    runner.run()
+    assert min(detector.seen.values()) >= 9  # camera c1 kept being served, and so did the others
+    failed = [r for r in caplog.records if r.getMessage() == "detection failed, frame skipped"]
+    assert failed and {r.camera for r in failed} == {"c1"}
+    with sqlite3.connect(tmp_path / "b.sqlite") as conn:
+        processed = dict(conn.execute("SELECT camera, fps_processed FROM camera_health"))
+    assert processed["c1"] == 0 and min(processed[c] for c in ("c0", "c2", "c3")) > 0
 
 
 def open_fds() -> int:
