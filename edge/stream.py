@@ -83,25 +83,39 @@ class _StopWhen(stop_base):
 
 class _FfmpegOptions:
     """OpenCV reads FFmpeg's options from one process-wide variable at open time: opens with the same
-    options run together, an open with other options waits until they are done."""
+    options run together, an open with other options waits until they are done; the variable is put
+    back once no open is running (other captures of the process, e.g. of files, keep their defaults)."""
+
+    VAR = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._current: str | None = None
+        self._saved: str | None = None
         self._opening = 0
 
     @contextmanager
     def use(self, options: str) -> Iterator[None]:
         with self._cond:
             self._cond.wait_for(lambda: self._opening == 0 or self._current == options)
-            os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = self._current = options
+            if self._opening == 0:
+                self._saved = os.environ.get(self.VAR)
+            os.environ[self.VAR] = self._current = options
             self._opening += 1
         try:
             yield
         finally:
             with self._cond:
                 self._opening -= 1
-                self._cond.notify_all()
+                if self._opening == 0:
+                    self._restore()
+                    self._cond.notify_all()
+
+    def _restore(self) -> None:
+        if self._saved is None:
+            os.environ.pop(self.VAR, None)
+        else:
+            os.environ[self.VAR] = self._saved
 
 
 _FFMPEG_OPTIONS = _FfmpegOptions()

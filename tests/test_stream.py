@@ -237,3 +237,23 @@ def test_killed_server_is_reconnected_each_time_without_leaking(rtsp_server):
     s.stop()
     s.join(timeout=3)
     assert not s.is_alive() and threading.active_count() == threads and open_fds() == fds
+
+
+def test_ffmpeg_options_of_concurrent_opens_never_mix_and_are_put_back(monkeypatch):
+    monkeypatch.delenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", raising=False)
+    options = stream._FfmpegOptions()
+    seen: list[tuple[str, str | None]] = []
+
+    def open_with(opts: str) -> None:
+        with options.use(opts):
+            for _ in range(5):
+                seen.append((opts, os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS")))
+                time.sleep(0.002)
+
+    threads = [threading.Thread(target=open_with, args=(f"probesize;{32 * (i % 2 + 1)}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 30 and all(want == got for want, got in seen)
+    assert "OPENCV_FFMPEG_CAPTURE_OPTIONS" not in os.environ
