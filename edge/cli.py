@@ -37,6 +37,8 @@ def main(log_level: Annotated[str, typer.Option(help="debug, info, warning or er
 
 LineOpt = Annotated[Optional[list[str]], typer.Option("--line", help="NAME:x1,y1,x2,y2, a directed segment A->B (repeatable)")]
 ModelOpt = Annotated[Optional[Path], typer.Option("--model", help="model file (default: looked up, see README)")]
+ConfigOpt = Annotated[Path, typer.Option("--config", help="the box's TOML config")]
+BOX_CONFIG = Path("/etc/edge-counter/box.toml")
 
 
 @app.command()
@@ -150,7 +152,7 @@ def evaluate_video(
 
 
 @app.command()
-def run(config: Annotated[Path, typer.Option("--config", help="the box's TOML config")]) -> None:
+def run(config: ConfigOpt = BOX_CONFIG) -> None:
     """Count on every camera of the box until SIGTERM (a recorded-file camera runs to its end)."""
     from edge.config import load_config
     from edge.runner import run as run_box
@@ -163,7 +165,7 @@ def run(config: Annotated[Path, typer.Option("--config", help="the box's TOML co
 
 @app.command()
 def status(
-    config: Annotated[Path, typer.Option("--config", help="the box's TOML config")] = Path("/etc/edge-counter/box.toml"),
+    config: ConfigOpt = BOX_CONFIG,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Per camera: online/offline, fps, last crossing; buffer depth, sync lag, disk use."""
@@ -179,7 +181,7 @@ def status(
 
 @app.command()
 def sync(
-    config: Annotated[Path, typer.Option("--config", help="the box's TOML config")] = Path("/etc/edge-counter/box.toml"),
+    config: ConfigOpt = BOX_CONFIG,
     once: Annotated[bool, typer.Option("--once", help="deliver what is buffered, then exit")] = False,
 ) -> None:
     """Deliver the buffer to the central database: continuously, or --once (exit 0 when all delivered)."""
