@@ -188,9 +188,9 @@ class CountingDetector:
         return Detections.empty()
 
 
-def fake_box(tmp_path, detector: CountingDetector, idle: int | None = None) -> Runner:
+def fake_box(tmp_path, detector: CountingDetector, idle: int | None = None, lines: str = "") -> Runner:
     """Four cameras with a frame always ready (but `idle`), on a fake detector taking two calls at once."""
-    cams = "".join(f'[[cameras]]\nname = "c{i}"\nsource = "rtsp://127.0.0.1:1/c{i}"\n' for i in range(4))
+    cams = "".join(f'[[cameras]]\nname = "c{i}"\nsource = "rtsp://127.0.0.1:1/c{i}"\n{lines}' for i in range(4))
     config = parse_config(f'[buffer]\npath = "{tmp_path / "b.sqlite"}"\n[model]\nthreads = 2\n{cams}')
     runner = detector.runner = Runner(config, detector)
     for i, cam in enumerate(runner.cameras):
@@ -215,6 +215,18 @@ def test_a_frame_the_detector_rejects_is_skipped_and_logged_the_other_cameras_go
     with sqlite3.connect(tmp_path / "b.sqlite") as conn:
         processed = dict(conn.execute("SELECT camera, fps_processed FROM camera_health"))
     assert processed["c1"] == 0 and min(processed[c] for c in ("c0", "c2", "c3")) > 0
+
+
+def test_lines_are_checked_again_when_a_camera_comes_back_at_another_resolution(tmp_path, caplog):
+    detector = CountingDetector(limit=40)
+    runner = fake_box(tmp_path, detector, lines='lines = [{ name = "door", a = [40, 0], b = [40, 30] }]\n')
+    big = np.zeros((120, 160, 3), np.uint8)
+    runner.cameras[0].stream = shrinking = FakeStream(big)
+    taken = shrinking.take
+    shrinking.take = lambda: Frame(0, 0, big[:20, :30]) if shrinking.index >= 5 else taken()  # after 5 frames
+    runner.run()
+    outside = [r for r in caplog.records if r.getMessage() == "line outside frame"]
+    assert len(outside) == 1 and outside[0].camera == "c0" and "30x20 frame" in outside[0].error
 
 
 def open_fds() -> int:
