@@ -4,7 +4,7 @@ For each N it runs `edge run`'s Runner on N real RTSP servers (../shared/tools/r
 and reads the health records it writes: drop rate (wanted frames replaced before detection), p95 latency
 from a frame's capture (its decode by the reader thread) to its result committed in SQLite, frames/s
 processed; CPU time of the process per processed frame (robust to other load on the box); process RSS,
-whose slope over N is the memory per camera. Baselines, in the same run: bare decode + inference frames/s
+whose slope over N is the memory per camera, and its growth during a trial (a leak would show there). Baselines, in the same run: bare decode + inference frames/s
 of the same footage read from the file, with 1 onnxruntime thread (what each of edge run's parallel calls
 uses) and with `--threads` (what `edge count` uses).
 """
@@ -56,7 +56,7 @@ def trial(n: int, urls: list[str], detector: Detector, workers: int, seconds: fl
         thread = threading.Thread(target=runner.run)
         thread.start()
         time.sleep(warmup)
-        cpu0 = sum(proc.cpu_times()[:2])
+        cpu0, rss0 = sum(proc.cpu_times()[:2]), proc.memory_info().rss
         time.sleep(seconds)
         cpu = sum(proc.cpu_times()[:2]) - cpu0
         rss = proc.memory_info().rss
@@ -72,7 +72,7 @@ def trial(n: int, urls: list[str], detector: Detector, workers: int, seconds: fl
             "drop": max((r[2] for r in rows), default=1.0),
             "p95": max((r[3] if r[3] is not None else float("inf") for r in rows), default=float("inf")),
             "p50": sorted(r[4] or 0.0 for r in rows)[len(rows) // 2] if rows else float("inf"),
-            "cpu_ms": 1000 * cpu / max(fps * seconds, 1), "rss": rss / 2**20}
+            "cpu_ms": 1000 * cpu / max(fps * seconds, 1), "rss": rss / 2**20, "growth": (rss - rss0) / 2**20}
 
 
 def main() -> None:
@@ -100,14 +100,14 @@ def main() -> None:
             print(f"baseline: bare decode+inference of the file {bare1:.1f} frames/s with 1 thread, "
                   f"{bare:.1f} with {args.threads}")
             print(f"{'N':>3} {'processed fps':>14} {'max drop':>9} {'p50 ms':>7} {'p95 ms':>7} {'CPU ms/frame':>13} "
-                  f"{'RSS MiB':>8} {'offline':>8}")
+                  f"{'RSS MiB':>8} {'growth':>7} {'offline':>8}")
             sustained: list[dict[str, float]] = []
             for n in counts:
                 r = trial(n, urls, detector, args.threads, args.seconds, warmup=3.0)
                 ok = r["drop"] < 0.01 and r["p95"] < 100 and not r["offline"]
                 sustained += [r] if ok else []
                 print(f"{n:>3} {r['fps']:>14.1f} {100 * r['drop']:>8.2f}% {r['p50']:>7.1f} {r['p95']:>7.1f} "
-                      f"{r['cpu_ms']:>13.1f} {r['rss']:>8.0f} {r['offline']:>8}  {'ok' if ok else 'over'}", flush=True)
+                      f"{r['cpu_ms']:>13.1f} {r['rss']:>8.0f} {r['growth']:>+7.1f} {r['offline']:>8}  {'ok' if ok else 'over'}", flush=True)
                 if not ok:
                     break
             print(f"load average after the trials: {os.getloadavg()[0]:.2f}")
