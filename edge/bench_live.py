@@ -4,7 +4,9 @@ For each N it runs `edge run`'s Runner on N real RTSP servers (../shared/tools/r
 and reads the health records it writes: drop rate (wanted frames replaced before detection), p95 latency
 from a frame's capture (its decode by the reader thread) to its result committed in SQLite, frames/s
 processed; CPU time of the process per processed frame (robust to other load on the box); process RSS,
-whose slope over N is the memory per camera, and its growth during a trial (a leak would show there). Baselines, in the same run: bare decode + inference frames/s
+whose slope over N is the memory per camera, and its growth during a trial (a leak would show there); CPU
+taken by the N camera servers, which share the box here (real cameras would not), and by everything else
+on the machine (other people's work: the contention the figures were measured under). Baselines, in the same run: bare decode + inference frames/s
 of the same footage read from the file, with 1 onnxruntime thread (what each of edge run's parallel calls
 uses) and with `--threads` (what `edge count` uses).
 """
@@ -44,11 +46,19 @@ def start_server(video: Path, log: Path) -> tuple[subprocess.Popen, str]:
     return proc, line.split()[1]
 
 
-def trial(n: int, urls: list[str], detector: Detector, workers: int, seconds: float, warmup: float) -> dict[str, float]:
+def busy_s() -> float:
+    """CPU seconds the whole machine has spent busy (all cores)."""
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+
+def trial(n: int, servers: list[tuple[subprocess.Popen, str]], detector: Detector, workers: int, seconds: float,
+          warmup: float) -> dict[str, float]:
+    cameras = [psutil.Process(p.pid) for p, _ in servers[:n]]
     with tempfile.TemporaryDirectory() as d:
         db = Path(d) / "b.sqlite"
         cams = "".join(f'[[cameras]]\nname = "c{i}"\nsource = "{u}"\ndetect_fps = 10\n{LINES}\n'
-                       for i, u in enumerate(urls[:n]))
+                       for i, (_, u) in enumerate(servers[:n]))
         text = (f'device_id = "bench"\n[buffer]\npath = "{db}"\n[health]\ninterval_s = {warmup}\n'
                 f'[model]\nthreads = {workers}\n[capture]\nffmpeg_options = "probesize;32"\n{cams}')
         proc = psutil.Process()
@@ -57,8 +67,11 @@ def trial(n: int, urls: list[str], detector: Detector, workers: int, seconds: fl
         thread.start()
         time.sleep(warmup)
         cpu0, rss0 = sum(proc.cpu_times()[:2]), proc.memory_info().rss
+        cam0, box0 = sum(sum(c.cpu_times()[:2]) for c in cameras), busy_s()
         time.sleep(seconds)
         cpu = sum(proc.cpu_times()[:2]) - cpu0
+        cam_cpu = sum(sum(c.cpu_times()[:2]) for c in cameras) - cam0
+        others = busy_s() - box0 - cpu - cam_cpu
         rss = proc.memory_info().rss
         runner.stop()
         thread.join(timeout=20)
@@ -72,7 +85,8 @@ def trial(n: int, urls: list[str], detector: Detector, workers: int, seconds: fl
             "drop": max((r[2] for r in rows), default=1.0),
             "p95": max((r[3] if r[3] is not None else float("inf") for r in rows), default=float("inf")),
             "p50": sorted(r[4] or 0.0 for r in rows)[len(rows) // 2] if rows else float("inf"),
-            "cpu_ms": 1000 * cpu / max(fps * seconds, 1), "rss": rss / 2**20, "growth": (rss - rss0) / 2**20}
+            "cpu_ms": 1000 * cpu / max(fps * seconds, 1), "rss": rss / 2**20, "growth": (rss - rss0) / 2**20,
+            "servers": 100 * cam_cpu / seconds, "others": max(0.0, 100 * others / seconds)}
 
 
 def main() -> None:
@@ -85,6 +99,7 @@ def main() -> None:
                          "onnxruntime threads of the bare baseline")
     args = ap.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
+    load = os.getloadavg()[0]
     model_path = locate(spec("yolox-nano"))
     bare1, _ = bare_fps(args.video, model_path, 1)
     bare, _ = bare_fps(args.video, model_path, args.threads)
@@ -94,20 +109,20 @@ def main() -> None:
         try:
             for i in range(max(counts)):
                 servers.append(start_server(args.video, Path(logs) / f"s{i}.log"))
-            urls = [u for _, u in servers]
             print(f"machine: {platform.machine()}, {len_cpus()} cores; [model] threads = {args.threads}; "
-                  f"{args.seconds:g} s per trial after warm-up; load average {os.getloadavg()[0]:.2f}")
+                  f"{args.seconds:g} s per trial after warm-up; load average before the run {load:.2f}")
             print(f"baseline: bare decode+inference of the file {bare1:.1f} frames/s with 1 thread, "
                   f"{bare:.1f} with {args.threads}")
             print(f"{'N':>3} {'processed fps':>14} {'max drop':>9} {'p50 ms':>7} {'p95 ms':>7} {'CPU ms/frame':>13} "
-                  f"{'RSS MiB':>8} {'growth':>7} {'offline':>8}")
+                  f"{'RSS MiB':>8} {'growth':>7} {'offline':>8} {'servers CPU':>12} {'other CPU':>10}")
             sustained: list[dict[str, float]] = []
             for n in counts:
-                r = trial(n, urls, detector, args.threads, args.seconds, warmup=3.0)
+                r = trial(n, servers, detector, args.threads, args.seconds, warmup=3.0)
                 ok = r["drop"] < 0.01 and r["p95"] < 100 and not r["offline"]
                 sustained += [r] if ok else []
                 print(f"{n:>3} {r['fps']:>14.1f} {100 * r['drop']:>8.2f}% {r['p50']:>7.1f} {r['p95']:>7.1f} "
-                      f"{r['cpu_ms']:>13.1f} {r['rss']:>8.0f} {r['growth']:>+7.1f} {r['offline']:>8}  {'ok' if ok else 'over'}", flush=True)
+                      f"{r['cpu_ms']:>13.1f} {r['rss']:>8.0f} {r['growth']:>+7.1f} {r['offline']:>8} {r['servers']:>11.0f}% {r['others']:>9.0f}%  "
+                      f"{'ok' if ok else 'over'}", flush=True)
                 if not ok:
                     break
             print(f"load average after the trials: {os.getloadavg()[0]:.2f}")
