@@ -1,9 +1,11 @@
 """Per-camera capture workers: a thread that always holds the newest frame, and reconnects forever.
 
 A live camera never builds a backlog: each new frame replaces the one not yet taken (a drop).
-A stream is declared dead when `read()` fails *or* no frame has arrived for `freeze_timeout_s`
-(a frozen server keeps the socket open and OpenCV keeps blocking); the worker then releases
-the capture and reopens it with exponential backoff and jitter, until stopped.
+A stream is declared dead when `read()` fails *or* no frame has arrived for `freeze_timeout_s`;
+the worker then releases the capture and reopens it with exponential backoff and jitter, until stopped.
+A frozen server keeps the socket open: each read blocks for `read_timeout_s` and the first one or two
+still return the decoder's leftovers, which are not counted as frames. `frozen()` is the watchdog the
+runner's health records use: it depends on the time of the last frame only, not on a blocked reader.
 """
 
 from __future__ import annotations
