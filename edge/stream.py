@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from tenacity import RetryError, Retrying, retry_if_exception_type, stop_any, wait_exponential_jitter
+from tenacity import RetryError, Retrying, retry_if_exception_type, wait_exponential, wait_random
 from tenacity.stop import stop_base
 
 from edge.capture import FileSource, Frame
@@ -76,6 +76,8 @@ class Pacer:
 
 
 class _StopWhen(stop_base):
+    """Tenacity stop condition: the event is set."""
+
     def __init__(self, event: threading.Event) -> None:
         self.event = event
 
@@ -172,9 +174,9 @@ class LiveStream(threading.Thread):
         while not self._halt.is_set():
             retry = Retrying(
                 retry=retry_if_exception_type(StreamDown),
-                wait=wait_exponential_jitter(multiplier=self.settings.backoff_initial_s,
-                                             max=self.settings.backoff_max_s, jitter=self.settings.backoff_initial_s),
-                stop=stop_any(_StopWhen(self._halt)),
+                wait=(wait_exponential(multiplier=self.settings.backoff_initial_s, max=self.settings.backoff_max_s)
+                      + wait_random(0, self.settings.backoff_initial_s)),  # jitter: cameras do not retry in step
+                stop=_StopWhen(self._halt),  # forever, until the worker is stopped
                 sleep=self._halt.wait,
             )
             try:
@@ -187,6 +189,8 @@ class LiveStream(threading.Thread):
     def _session(self) -> None:
         """One connection, until the worker is stopped (returns) or the stream fails: StreamDown, except
         after a long session (returns: the next connection attempt starts a fresh backoff)."""
+        if self._halt.is_set():  # stopped during the wait: no last attempt
+            return
         extra = {"camera": self.camera}
         self._sessions += 1
         if self._sessions > 1:
