@@ -170,24 +170,29 @@ def test_frozen_server_is_detected_within_the_freeze_timeout(tmp_path, rtsp_serv
         bg.stop()
 
 
-def test_sigterm_exits_cleanly_with_the_buffer_intact(tmp_path, rtsp_server, model_path):
-    db = tmp_path / "b.sqlite"
-    cfg = tmp_path / "box.toml"
-    cfg.write_text(config_text(db, {"cam": rtsp_server.url}) + f'[model]\nmodel_path = "{model_path}"\n')
-    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "--log-level", "info", "run", "--config", str(cfg)],
-                            stderr=subprocess.PIPE, text=True)
+def test_sigterm_exits_cleanly_with_the_buffer_intact(tmp_path, rtsp_server, pets_video, model_path):
+    frozen = RtspServer(pets_video, tmp_path / "frozen.log").start()
+    frozen.signal(signal.SIGSTOP)  # its reader is stuck in an open or a read when SIGTERM comes
+    db, cfg, log = tmp_path / "b.sqlite", tmp_path / "box.toml", tmp_path / "run.log"
+    cfg.write_text(config_text(db, {"cam": rtsp_server.url, "stuck": frozen.url})
+                   + f'[model]\nmodel_path = "{model_path}"\n')
+    with open(log, "w") as err:  # a file, not a pipe: a full pipe would block the box
+        proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "--log-level", "info", "run", "--config", str(cfg)],
+                                stderr=err)
     try:
-        assert wait_for(lambda: db.exists() and rows(db, "SELECT COUNT(*) FROM camera_health")[0][0] > 2, 30)
-        start = time.monotonic()
+        assert wait_for(lambda: db.exists() and rows(db, "SELECT COUNT(*) FROM camera_health")[0][0] > 4, 30)
+        start, sent_us = time.monotonic(), time.time_ns() // 1000
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
         assert time.monotonic() - start < 5
     finally:
         proc.kill()
-        err = proc.stderr.read()
-        proc.stderr.close()
-    assert "camera=cam" in err  # structured logs name the camera
+        frozen.signal(signal.SIGCONT)
+        frozen.stop()
+    assert "camera=cam" in log.read_text()  # structured logs name the camera
     assert rows(db, "PRAGMA integrity_check")[0][0] == "ok"
+    final = dict(rows(db, "SELECT camera, status FROM camera_health WHERE ts_us >= ?", sent_us))
+    assert final["cam"] in ("online", "degraded") and final["stuck"] == "offline"  # written on the way out
 
 
 @pytest.mark.parametrize("text, words", [
