@@ -40,4 +40,5 @@ class HealthWindow:
             latency_p50_ms=None if lat[0] is None else round(float(lat[0]), 2),
             latency_p95_ms=None if lat[1] is None else round(float(lat[1]), 2),
             reconnects=stats.reconnects, last_frame_us=stats.last_frame_us,
-            width=stats.width, height=stats.height, error=stats.error)
+            width=stats.width, height=stats.height,
+            error=stats.error or ("stream frozen: no frame within the freeze timeout" if frozen else None))

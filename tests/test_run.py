@@ -157,7 +157,7 @@ def test_server_killed_and_restarted(tmp_path, rtsp_server, detector):
     assert rows(db, "SELECT MAX(reconnects) FROM camera_health")[0][0] >= 1
 
 
-def test_frozen_server_is_detected_within_the_freeze_timeout(tmp_path, rtsp_server, detector):
+def test_frozen_server_is_detected_within_the_freeze_timeout_and_recovers(tmp_path, rtsp_server, detector):
     db = tmp_path / "b.sqlite"
     bg = running(db, rtsp_server.url, detector)
     try:
@@ -166,8 +166,11 @@ def test_frozen_server_is_detected_within_the_freeze_timeout(tmp_path, rtsp_serv
         assert wait_for(lambda: latest_status(db) == "offline", 10)
         assert time.monotonic() - frozen_at < 2 + 0.5 + 1.5  # freeze timeout + health interval + slack
         rtsp_server.signal(signal.SIGCONT)
+        assert wait_for(lambda: latest_status(db) in ("online", "degraded"), 10)  # reconnected, or never left
     finally:
         bg.stop()
+    errors = rows(db, "SELECT DISTINCT error FROM camera_health WHERE status = 'offline'")
+    assert any(e and "frozen" in e for e, in errors), errors
 
 
 def test_sigterm_exits_cleanly_with_the_buffer_intact(tmp_path, rtsp_server, pets_video, model_path):

@@ -65,7 +65,8 @@ def test_health_window_differences_rates_and_status():
     assert quiet.status == "online" and quiet.drop_rate == 0 and quiet.latency_p95_ms is None
     reconnected = HealthWindow().record(StreamStats(reconnects=3, online=True), "box", "c", 1, 9, False, before)
     assert reconnected.status == "degraded"
-    assert HealthWindow().record(after, "box", "c", 1, 9, True, before).status == "offline"
+    frozen = HealthWindow().record(after, "box", "c", 1, 9, True, before)  # the reader is still blocked
+    assert frozen.status == "offline" and "frozen" in frozen.error
 
 
 def test_unreachable_camera_is_retried_with_backoff_and_stops_cleanly(caplog):
