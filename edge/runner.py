@@ -96,7 +96,7 @@ class Runner:
                     if not self.stopping.is_set():
                         self._dispatch(pool, inflight, buffer)
                     if inflight:
-                        done, _ = wait(inflight, timeout=0.005, return_when=FIRST_COMPLETED)
+                        done, _ = wait(inflight, timeout=0.002, return_when=FIRST_COMPLETED)
                         for future in done:
                             self._result(*inflight.pop(future), future, buffer)
                     else:
@@ -148,8 +148,8 @@ class Runner:
             self._check_lines(cam, frame)
         self._record(cam, buffer, cam.pipeline.step(dets, frame.index, frame.ts_us))
         cam.window.processed += 1
-        live = isinstance(cam.stream, LiveStream)
-        cam.window.latencies_ms.append((now_us() - frame.ts_us) / 1000 if live else 0.0)
+        if isinstance(cam.stream, LiveStream):  # a file's frame times are made up: no latency to speak of
+            cam.window.latencies_ms.append((now_us() - frame.ts_us) / 1000)
 
     def _finish(self, cam: Camera, buffer: Buffer) -> None:
         if not cam.finished:
