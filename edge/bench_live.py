@@ -28,6 +28,7 @@ import psutil
 from edge.bench import bare_fps, len_cpus
 from edge.config import parse_config
 from edge.detect import Detector, DetectorSettings
+from edge.log import setup as setup_logging
 from edge.paths import REPO_ROOT, data_dir
 from edge.runner import Runner
 from models.registry import locate, spec
@@ -77,11 +78,12 @@ def trial(n: int, servers: list[tuple[subprocess.Popen, str]], detector: Detecto
         thread.join(timeout=20)
         with sqlite3.connect(db) as conn:  # every record but each camera's first (connect) and last (stop)
             rows = conn.execute(
-                "SELECT status, fps_processed, drop_rate, latency_p95_ms, latency_p50_ms FROM camera_health h "
+                "SELECT status, fps_processed, drop_rate, latency_p95_ms, latency_p50_ms, camera, error FROM camera_health h "
                 "WHERE seq > (SELECT MIN(seq) FROM camera_health g WHERE g.camera = h.camera) "
                 "AND seq < (SELECT MAX(seq) FROM camera_health g WHERE g.camera = h.camera)").fetchall()
     fps = sum(r[1] for r in rows) / max(len(rows), 1) * n
     return {"n": n, "fps": fps, "offline": sum(r[0] == "offline" for r in rows),
+            "why": sorted({f"{r[5]}: {r[6]}" for r in rows if r[0] == "offline"}),
             "drop": max((r[2] for r in rows), default=1.0),
             "p95": max((r[3] if r[3] is not None else float("inf") for r in rows), default=float("inf")),
             "p50": sorted(r[4] or 0.0 for r in rows)[len(rows) // 2] if rows else float("inf"),
@@ -98,6 +100,7 @@ def main() -> None:
                     help="[model] threads: parallel single-threaded inference calls in edge run, "
                          "onnxruntime threads of the bare baseline")
     args = ap.parse_args()
+    setup_logging("WARNING")  # streams that go down, in logfmt with their camera
     counts = [int(c) for c in args.counts.split(",")]
     load = os.getloadavg()[0]
     model_path = locate(spec("yolox-nano"))
@@ -123,6 +126,8 @@ def main() -> None:
                 print(f"{n:>3} {r['fps']:>14.1f} {100 * r['drop']:>8.2f}% {r['p50']:>7.1f} {r['p95']:>7.1f} "
                       f"{r['cpu_ms']:>13.1f} {r['rss']:>8.0f} {r['growth']:>+7.1f} {r['offline']:>8} {r['servers']:>11.0f}% {r['others']:>9.0f}%  "
                       f"{'ok' if ok else 'over'}", flush=True)
+                for why in r["why"]:
+                    print(f"      offline {why}")
                 if not ok:
                     break
             print(f"load average after the trials: {os.getloadavg()[0]:.2f}")
