@@ -94,7 +94,7 @@ def trial(n: int, servers: list[tuple[subprocess.Popen, str]], detector: Detecto
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--video", type=Path, default=data_dir() / "footage/pets09-s2l1/video.avi")
-    ap.add_argument("--counts", default="1,2,4,8,10,12,14,16")
+    ap.add_argument("--counts", default="1,2,4,8,10,12,14,16,18,20")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--threads", type=int, default=2,
                     help="[model] threads: parallel single-threaded inference calls in edge run, "
