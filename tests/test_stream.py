@@ -111,24 +111,33 @@ class FakeCapture:
         self.released = time.monotonic()
 
 
+def poll(cond, timeout: float = 3.0) -> float:
+    """Seconds until `cond()` held (fails the test after `timeout`)."""
+    start = time.monotonic()
+    while not cond():
+        assert time.monotonic() - start < timeout, "timed out"
+        time.sleep(0.005)
+    return time.monotonic() - start
+
+
 def test_reads_that_hit_the_timeout_are_not_frames_and_a_freeze_is_noticed_in_time(monkeypatch):
     settings = CaptureSettings(read_timeout_s=0.2, freeze_timeout_s=0.3, backoff_initial_s=5)
     cap = FakeCapture(frames=5, timeout=settings.read_timeout_s)
     monkeypatch.setattr(stream, "open_stream", lambda url, s: cap)
     s = LiveStream("c", "rtsp://127.0.0.1:1/cam", settings, detect_fps=1000)
     s.start()
-    time.sleep(0.05 + 0.3 + 0.1)  # the frames, the freeze timeout, slack
-    assert s.frozen() and s.stats.received == 5  # the two leftovers were not taken for frames
-    time.sleep(0.2 + 0.2)  # at most one more read timeout (+ slack) before the reader gives up on the stream
-    assert not s.stats.online and "frozen" in s.stats.error and cap.released
+    poll(lambda: s.stats.received == 5)
+    assert 0.25 <= poll(s.frozen) <= 0.3 + 0.1  # the watchdog: the freeze timeout after the last frame
+    poll(lambda: not s.stats.online, timeout=0.2 + 0.2)  # the reader gives up within one more read timeout
+    assert "frozen" in s.stats.error and cap.released and s.stats.received == 5  # leftovers were not frames
     s.stop()
     s.join(timeout=1)
     assert not s.is_alive()
 
 
 def test_backoff_grows_while_down_and_starts_again_after_a_long_session(monkeypatch):
-    settings = CaptureSettings(backoff_initial_s=0.05, backoff_max_s=0.2)
-    cap = FakeCapture(frames=30, timeout=0)  # up for 0.3 s (> the longest wait), then closed
+    settings = CaptureSettings(backoff_initial_s=0.1, backoff_max_s=0.3)
+    cap = FakeCapture(frames=40, timeout=0)  # up for 0.4 s (> the longest wait), then closed
     opens, script = [], iter([False, False, False, True])
 
     def fake_open(url: str, s: CaptureSettings) -> FakeCapture:
@@ -140,13 +149,13 @@ def test_backoff_grows_while_down_and_starts_again_after_a_long_session(monkeypa
     monkeypatch.setattr(stream, "open_stream", fake_open)
     s = LiveStream("c", "rtsp://127.0.0.1:1/cam", settings, detect_fps=10)
     s.start()
-    time.sleep(1.0)
+    poll(lambda: len(opens) >= 6)
     s.stop()
     s.join(timeout=1)
     gaps = np.diff(opens)
-    assert all(0.05 <= g <= 0.2 + 0.05 + 0.05 for g in gaps[:3])  # waits between failed opens, capped
-    assert opens[4] - cap.released < 0.03  # right after a long session: reconnect at once ...
-    assert gaps[4] >= 0.05  # ... then back off again
+    assert 0.1 <= gaps[0] < gaps[2] <= 0.3 + 0.1 + 0.15  # waits between failed opens: growing, capped, jittered
+    assert opens[4] - cap.released < 0.08  # right after a long session: reconnect at once ...
+    assert gaps[4] >= 0.1  # ... then back off again
     assert s.stats.reconnects == len(opens) - 1 and not s.is_alive()
 
 
