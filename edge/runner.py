@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import psutil
@@ -143,9 +143,12 @@ class Runner:
         except Exception:  # a frame the detector cannot take must not stop the other cameras
             log.exception("detection failed, frame skipped", extra={"camera": cam.name, "frame": frame.index})
             return
-        cam.last_ts_us = frame.ts_us
         if frame.image.shape[:2] != cam.shape:
+            if cam.shape is not None:  # back at another resolution: tracks and sides from before mean nothing
+                self._record(cam, buffer, cam.pipeline.finish(cam.last_ts_us))
+                cam.pipeline = replace(cam.pipeline)  # same settings, fresh tracker and counter
             self._check_lines(cam, frame)
+        cam.last_ts_us = frame.ts_us
         self._record(cam, buffer, cam.pipeline.step(dets, frame.index, frame.ts_us))
         cam.window.processed += 1
         if isinstance(cam.stream, LiveStream):  # a file's frame times are made up: no latency to speak of

@@ -227,16 +227,18 @@ def test_a_frame_the_detector_rejects_is_skipped_and_logged_the_other_cameras_go
     assert processed["c1"] == 0 and min(processed[c] for c in ("c0", "c2", "c3")) > 0
 
 
-def test_lines_are_checked_again_when_a_camera_comes_back_at_another_resolution(tmp_path, caplog):
+def test_a_camera_back_at_another_resolution_has_its_lines_checked_and_counts_afresh(tmp_path, caplog):
     detector = CountingDetector(limit=40)
     runner = fake_box(tmp_path, detector, lines='lines = [{ name = "door", a = [40, 0], b = [40, 30] }]\n')
     big = np.zeros((120, 160, 3), np.uint8)
     runner.cameras[0].stream = shrinking = FakeStream(big)
     taken = shrinking.take
     shrinking.take = lambda: Frame(0, 0, big[:20, :30]) if shrinking.index >= 5 else taken()  # after 5 frames
+    first = runner.cameras[0].pipeline
     runner.run()
     outside = [r for r in caplog.records if r.getMessage() == "line outside frame"]
     assert len(outside) == 1 and outside[0].camera == "c0" and "30x20 frame" in outside[0].error
+    assert runner.cameras[0].pipeline is not first  # c0 counts afresh at its new size
 
 
 def open_fds() -> int:
