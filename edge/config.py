@@ -61,7 +61,7 @@ class CaptureSettings(Settings):
     """How a camera stream is opened and watched."""
 
     open_timeout_s: float = Field(5.0, gt=0)
-    read_timeout_s: float = Field(2.0, gt=0)     # a frozen server blocks read() this long
+    read_timeout_s: float = Field(2.0, gt=0)     # a frozen server blocks read() this long; > frame interval
     freeze_timeout_s: float = Field(5.0, gt=0)
     backoff_initial_s: float = Field(0.5, gt=0)
     backoff_max_s: float = Field(30.0, gt=0)
