@@ -7,7 +7,7 @@ want=(python3-venv python3-dev)
 if [ "${1:-runtime}" = "test" ]; then
   want+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
          gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav ffmpeg
-         postgresql-15 postgresql-client-15 pgbouncer)
+         postgresql-15 postgresql-client-15 pgbouncer openssl)
 fi
 missing=()
 for p in "${want[@]}"; do
