@@ -1,7 +1,9 @@
 """`make bench` (box section): `edge count` end to end vs a bare decode + inference loop, same run.
 
-The bare loop decodes every frame with OpenCV, letterboxes it and runs the onnxruntime session,
-nothing else: the ceiling the full pipeline (plus NMS, tracking, counting, SQLite) is measured against.
+The bare loop decodes every frame with OpenCV, letterboxes it and runs the onnxruntime session on
+`--threads` intra-op threads, one frame after the other, nothing else: the plain way to run the model,
+which the full pipeline (plus NMS, tracking, counting, SQLite) is measured against. `edge count --threads N`
+itself decodes ahead in a thread and runs N single-threaded inference calls at once.
 Runs alternate (bare, pipeline, bare, ...) so both see the same machine state; the ratio reported is
 the median of the per-pair ratios, which cancels load that drifts between pairs.
 """
@@ -76,7 +78,8 @@ def main() -> None:
     b, p = statistics.median(bare), statistics.median(pipe)
     ratios = [y / x for x, y in zip(bare, pipe)]
     print(f"machine: {platform.processor() or platform.machine()}, {len_cpus()} cores, python {platform.python_version()}")
-    print(f"video: {args.video.name}, {frames} frames, onnxruntime threads {args.threads}, {args.repeat} runs each")
+    print(f"video: {args.video.name}, {frames} frames, {args.repeat} runs each; bare loop: one call at a time on "
+          f"{args.threads} onnxruntime threads; edge count --threads {args.threads}: {args.threads} one-thread calls at once")
     print(f"bare decode+inference : {b:7.1f} frames/s  (runs: {', '.join(f'{x:.1f}' for x in bare)})")
     print(f"edge count end to end : {p:7.1f} frames/s  (runs: {', '.join(f'{x:.1f}' for x in pipe)})")
     print(f"ratio (median of pairs): {statistics.median(ratios):6.3f}  (pairs: {', '.join(f'{r:.3f}' for r in ratios)}; "

@@ -8,7 +8,7 @@ whose slope over N is the memory per camera, and its growth during a trial (a le
 taken by the N camera servers, which share the box here (real cameras would not), and by everything else
 on the machine (other people's work: the contention the figures were measured under). Baselines, in the same run: bare decode + inference frames/s
 of the same footage read from the file, with 1 onnxruntime thread (what each of edge run's parallel calls
-uses) and with `--threads` (what `edge count` uses).
+uses) and with `--threads` (one call at a time on that many threads: the plain bare loop).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import psutil
 
 from edge.bench import bare_fps, len_cpus
 from edge.config import parse_config
-from edge.detect import Detector, DetectorSettings
+from edge.detect import Detector, DetectorSettings, parallel_detector
 from edge.log import setup as setup_logging
 from edge.paths import REPO_ROOT, data_dir
 from edge.runner import Runner
@@ -106,7 +106,7 @@ def main() -> None:
     model_path = locate(spec("yolox-nano"))
     bare1, _ = bare_fps(args.video, model_path, 1)
     bare, _ = bare_fps(args.video, model_path, args.threads)
-    detector = Detector(DetectorSettings(model_path=model_path, threads=1))  # as edge run builds it
+    detector, _ = parallel_detector(DetectorSettings(model_path=model_path, threads=args.threads))  # as edge run
     servers = []
     with tempfile.TemporaryDirectory() as logs:
         try:

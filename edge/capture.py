@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -58,38 +55,3 @@ class FileSource:
 
     def close(self) -> None:
         self.cap.release()
-
-
-def prefetch(items: Iterator[Any], work: Callable[[Any], Any], depth: int = 4) -> Iterator[Any]:
-    """Run `work` on each item in a background thread, `depth` items ahead of the consumer.
-
-    Decoding and letterboxing (OpenCV releases the GIL) then overlap with inference.
-    """
-    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
-
-    def run() -> None:
-        try:
-            for item in items:
-                if stop.is_set():
-                    return
-                q.put(work(item))
-        except BaseException as e:  # surfaced in the consumer
-            q.put(e)
-        q.put(done)
-
-    thread = threading.Thread(target=run, name="prefetch", daemon=True)
-    thread.start()
-    try:
-        while (item := q.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():
-            try:
-                q.get(timeout=0.05)
-            except queue.Empty:
-                pass

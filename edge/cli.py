@@ -51,26 +51,26 @@ def count(
     events: Annotated[bool, typer.Option("--events", help="with --json: list every crossing")] = False,
     device_id: Annotated[str, typer.Option(help="device id stored with each event")] = "",
     camera: Annotated[str, typer.Option(help="camera name stored with each event")] = "video",
-    threads: Annotated[int, typer.Option(help="onnxruntime threads (0 = all cores)")] = 2,
+    threads: Annotated[int, typer.Option(help="single-threaded inference calls at once (0 = one per core)")] = 2,
 ) -> None:
     """Count people crossing lines in a recorded video, every frame; print per-line in/out totals."""
     from edge.buffer import Buffer
     from edge.config import default_device_id
     from edge.counting import count_video
-    from edge.detect import Detector, DetectorSettings
+    from edge.detect import DetectorSettings, parallel_detector
     from edge.geometry import parse_line
 
     try:
         lines = [parse_line(s) for s in line or []]
         if not lines:
             raise EdgeError("no --line given: add at least one --line NAME:x1,y1,x2,y2")
-        detector = Detector(DetectorSettings(model_path=model, threads=threads))
+        detector, calls = parallel_detector(DetectorSettings(model_path=model, threads=threads))
         # a recorded file can be counted again: commits survive a killed process (WAL), fsync per frame is not needed
         buffer = Buffer(db, synchronous="normal") if db else None
         try:
             with _progress() as on_frame:
                 result = count_video(video, lines, detector, device_id=device_id or default_device_id(),
-                                     camera=camera, buffer=buffer, on_frame=on_frame)
+                                     camera=camera, buffer=buffer, on_frame=on_frame, workers=calls)
         finally:
             if buffer:
                 buffer.close()
@@ -114,12 +114,12 @@ def evaluate_video(
     gt_scale: Annotated[float, typer.Option(help="multiply gt box coordinates by this")] = 1.0,
     tolerance_frames: Annotated[Optional[int], typer.Option(help="match window (default: 1 s of video)")] = None,
     model: ModelOpt = None,
-    threads: Annotated[int, typer.Option(help="onnxruntime threads (0 = all cores)")] = 2,
+    threads: Annotated[int, typer.Option(help="single-threaded inference calls at once (0 = one per core)")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Count a labelled video and score it against ground truth, per line and direction."""
     from edge.counting import count_video
-    from edge.detect import Detector, DetectorSettings
+    from edge.detect import DetectorSettings, parallel_detector
     from edge.evaluate import evaluate, total_abs_error
     from edge.geometry import parse_line
     from edge.groundtruth import gt_crossings, load_tracks
@@ -129,8 +129,8 @@ def evaluate_video(
         if not lines:
             raise EdgeError("no --line given: add at least one --line NAME:x1,y1,x2,y2")
         truth = gt_crossings(load_tracks(gt, gt_scale), lines)
-        detector = Detector(DetectorSettings(model_path=model, threads=threads))
-        result = count_video(video, lines, detector, device_id="eval")
+        detector, calls = parallel_detector(DetectorSettings(model_path=model, threads=threads))
+        result = count_video(video, lines, detector, device_id="eval", workers=calls)
     except EdgeError as e:
         raise fail(e) from None
     k = tolerance_frames if tolerance_frames is not None else max(1, round(result.video_fps))

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.buffer import Buffer
-from edge.capture import FileSource, Frame, prefetch
+from edge.capture import FileSource, Frame
 from edge.count import CounterSettings
 from edge.detect import Detector
 from edge.geometry import Line, check_lines
+from edge.parallel import ordered_map, prefetch
 from edge.pipeline import CameraPipeline
 from edge.records import CrossingEvent, now_us
 from edge.track import TrackerSettings
@@ -37,8 +38,12 @@ class CountResult:
 def count_video(video: Path, lines: list[Line], detector: Detector, *, device_id: str, camera: str = "video",
                 buffer: Buffer | None = None, tracker: TrackerSettings = TrackerSettings(),
                 counter: CounterSettings = CounterSettings(),
-                on_frame: Callable[[int], None] | None = None) -> CountResult:
-    """Process every frame of `video`; crossings go to `buffer` (one transaction per frame) if given."""
+                on_frame: Callable[[int], None] | None = None, workers: int = 1) -> CountResult:
+    """Process every frame of `video`; crossings go to `buffer` (one transaction per frame) if given.
+
+    Decoding runs ahead in a thread and `workers` frames are detected at once; tracking and counting take
+    the results in frame order.
+    """
     source = FileSource(video)
     try:
         check_lines(lines, source.width, source.height)
@@ -57,9 +62,9 @@ def count_video(video: Path, lines: list[Line], detector: Detector, *, device_id
             events.extend(new)
 
         start = time.perf_counter()
-        for frame, (blob, r) in prefetch(iter(source), lambda f: (f, detector.prepare(f.image))):
+        detected = ordered_map(prefetch(iter(source), lambda f: f), lambda f: (f, detector(f.image)), workers)
+        for frame, dets in detected:
             frame: Frame
-            dets = detector.decode(detector.infer(blob), r, frame.image.shape)
             keep(pipe.step(dets, frame.index, frame.ts_us))
             frames, ts_us = frame.index, frame.ts_us
             if on_frame is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,3 +100,17 @@ class Detector:
     def __call__(self, frame: np.ndarray) -> Detections:
         blob, r = self.prepare(frame)
         return self.decode(self.infer(blob), r, frame.shape)
+
+
+def concurrent_calls(threads: int) -> int:
+    """`[model] threads` / `--threads`: how many single-threaded inference calls run at once (0 = one per core)."""
+    return threads or len(os.sched_getaffinity(0))
+
+
+def parallel_detector(settings: DetectorSettings) -> tuple[Detector, int]:
+    """A detector for `settings.threads` single-threaded calls at once, and that number of calls.
+
+    For a small model on a small box, parallel one-thread calls give more frames/s than one call on as many
+    intra-op threads, at less CPU per frame (idle ones spin): measured in docs/benchmarks.md.
+    """
+    return Detector(settings.model_copy(update={"threads": 1})), concurrent_calls(settings.threads)

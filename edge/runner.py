@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import signal
 import threading
 import time
@@ -27,7 +26,7 @@ from edge.buffer import Buffer
 from edge.capture import Frame
 from edge.detections import Detections
 from edge.config import BoxConfig
-from edge.detect import Detector
+from edge.detect import Detector, concurrent_calls, parallel_detector
 from edge.errors import EdgeError
 from edge.geometry import check_lines
 from edge.health import HealthWindow
@@ -61,8 +60,11 @@ class Camera:
 class Runner:
     def __init__(self, config: BoxConfig, detector: Detector | None = None) -> None:
         self.config = config
-        self.workers = config.model.threads or len(os.sched_getaffinity(0))
-        self.detector = detector or Detector(config.model.model_copy(update={"threads": 1}))
+        if detector is None:
+            detector, self.workers = parallel_detector(config.model)
+        else:
+            self.workers = concurrent_calls(config.model.threads)
+        self.detector = detector
         self._next = 0  # round-robin position
         self.stopping = threading.Event()
         self.cameras: list[Camera] = []

@@ -46,9 +46,9 @@ class Background:
 
 @pytest.fixture(scope="module")
 def detector(model_path):
-    from edge.detect import Detector, DetectorSettings
+    from edge.detect import DetectorSettings, parallel_detector
 
-    return Detector(DetectorSettings(model_path=model_path, threads=1))  # as edge run builds it
+    return parallel_detector(DetectorSettings(model_path=model_path))[0]  # as edge run builds it
 
 
 def rows(db: Path, sql: str, *args) -> list[tuple]:
