@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import logging
 import signal
+import sqlite3
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -23,6 +24,7 @@ from pathlib import Path
 import psutil
 
 from edge.buffer import Buffer
+from edge.buffer_writer import BufferWriter
 from edge.capture import Frame
 from edge.detections import Detections
 from edge.config import BoxConfig
@@ -79,13 +81,13 @@ class Runner:
         if not self.cameras:
             raise EdgeError("no enabled camera in the config: add a [[cameras]] entry with a name and a source")
         self.buffer = Buffer(config.buffer.path, config.buffer.synchronous)
+        self.writer = BufferWriter(self.buffer)
 
     def stop(self, *_: object) -> None:
         self.stopping.set()
 
     def run(self) -> None:
         """Until stopped (or, with only files, until every file is done)."""
-        buffer = self.buffer
         process = psutil.Process()
         process.cpu_percent()
         for c in self.cameras:
@@ -96,30 +98,31 @@ class Runner:
             with ThreadPoolExecutor(self.workers, thread_name_prefix="detect") as pool:
                 while inflight or not (self.stopping.is_set() or all(c.finished for c in self.cameras)):
                     if not self.stopping.is_set():
-                        self._dispatch(pool, inflight, buffer)
+                        self._dispatch(pool, inflight)
                     if inflight:
                         done, _ = wait(inflight, timeout=0.002, return_when=FIRST_COMPLETED)
                         for future in done:
-                            self._result(*inflight.pop(future), future, buffer)
+                            self._result(*inflight.pop(future), future)
                     else:
                         time.sleep(0.002)
                     now = time.monotonic()
                     if now - last_health >= self.config.health.interval_s:
-                        self._health(buffer, now - last_health, process)
+                        self._health(now - last_health, process)
                         last_health = now
             for cam in self.cameras:  # stopping: crossings still held will not be undone now
-                self._finish(cam, buffer)
-            self._health(buffer, max(time.monotonic() - last_health, 1e-3), process)
+                self._finish(cam)
+            self._health(max(time.monotonic() - last_health, 1e-3), process)
         finally:
             for c in self.cameras:
                 c.stream.stop()
             deadline = time.monotonic() + 5  # a reader may be blocked in an open or a read until its timeout
             for c in self.cameras:
                 c.stream.join(timeout=max(0.0, deadline - time.monotonic()))
-            buffer.close()
+            self.buffer.close()
+        if (lost := self.writer.unsaved()) is not None:
+            raise EdgeError(lost)
 
-    def _dispatch(self, pool: ThreadPoolExecutor, inflight: dict[Future[Detections], tuple[Camera, Frame]],
-                  buffer: Buffer) -> None:
+    def _dispatch(self, pool: ThreadPoolExecutor, inflight: dict[Future[Detections], tuple[Camera, Frame]]) -> None:
         """Fill free inference slots with the newest due frames, one camera after the other."""
         n, start = len(self.cameras), self._next
         for step in range(n):
@@ -131,13 +134,13 @@ class Runner:
             frame = cam.stream.take()
             if frame is None:
                 if cam.stream.finished:
-                    self._finish(cam, buffer)
+                    self._finish(cam)
                 continue
             cam.busy = True
             inflight[pool.submit(self.detector, frame.image)] = (cam, frame)
             self._next = (start + step + 1) % n
 
-    def _result(self, cam: Camera, frame: Frame, future: Future[Detections], buffer: Buffer) -> None:
+    def _result(self, cam: Camera, frame: Frame, future: Future[Detections]) -> None:
         """Track, count and commit one detected frame (in the camera's frame order: one in flight per camera)."""
         cam.busy = False
         try:
@@ -147,24 +150,23 @@ class Runner:
             return
         if frame.image.shape[:2] != cam.shape:
             if cam.shape is not None:  # back at another resolution: tracks and sides from before mean nothing
-                self._record(cam, buffer, cam.pipeline.finish(cam.last_ts_us))
+                self._record(cam, cam.pipeline.finish(cam.last_ts_us))
                 cam.pipeline = replace(cam.pipeline)  # same settings, fresh tracker and counter
             self._check_lines(cam, frame)
         cam.last_ts_us = frame.ts_us
-        self._record(cam, buffer, cam.pipeline.step(dets, frame.index, frame.ts_us))
+        self._record(cam, cam.pipeline.step(dets, frame.index, frame.ts_us))
         cam.window.processed += 1
         if isinstance(cam.stream, LiveStream):  # a file's frame times are made up: no latency to speak of
             cam.window.latencies_ms.append((now_us() - frame.ts_us) / 1000)
 
-    def _finish(self, cam: Camera, buffer: Buffer) -> None:
+    def _finish(self, cam: Camera) -> None:
         if not cam.finished:
             cam.finished = True
-            self._record(cam, buffer, cam.pipeline.finish(cam.last_ts_us or now_us()))
+            self._record(cam, cam.pipeline.finish(cam.last_ts_us or now_us()))
 
-    @staticmethod
-    def _record(cam: Camera, buffer: Buffer, events: list[CrossingEvent]) -> None:
+    def _record(self, cam: Camera, events: list[CrossingEvent]) -> None:
         if events:
-            buffer.record_frame(events, now_us())
+            self.writer.record_frame(events, now_us())
             for e in events:
                 log.info("crossing", extra={"camera": cam.name, "line": e.line, "direction": e.direction,
                                             "track": e.track_id})
@@ -177,7 +179,7 @@ class Runner:
         except EdgeError as e:  # counted anyway (the camera may have changed resolution); say so loudly
             log.error("line outside frame", extra={"camera": cam.name, "error": str(e)})
 
-    def _health(self, buffer: Buffer, seconds: float, process: psutil.Process) -> None:
+    def _health(self, seconds: float, process: psutil.Process) -> None:
         ts = now_us()
         records = []
         for cam in self.cameras:
@@ -185,15 +187,19 @@ class Runner:
             records.append(cam.window.record(stats, self.config.device_id, cam.name, seconds, ts,
                                              cam.stream.frozen(), cam.baseline))
             cam.window, cam.baseline = HealthWindow(), stats
-        path = Path(self.config.buffer.path)
-        size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
-        pending = int(OutboxView(buffer.conn).summary(ts)["rows_pending"])
-        box = BoxHealth(ts, self.config.device_id, process.cpu_percent(), process.memory_info().rss / 2**20,
-                        size, pending)
-        buffer.record_health(records, box)
         for r in records:
             log.info("health", extra={"camera": r.camera, "status": r.status, "fps_in": r.fps_in,
                                       "fps_processed": r.fps_processed, "drop_rate": r.drop_rate})
+        path = Path(self.config.buffer.path)
+        size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+        if self.writer.retry(ts):
+            try:
+                pending = int(OutboxView(self.buffer.conn).summary(ts)["rows_pending"])
+            except sqlite3.Error as e:
+                self.writer.refused(e)
+                return
+            self.writer.record_health(records, BoxHealth(ts, self.config.device_id, process.cpu_percent(),
+                                                         process.memory_info().rss / 2**20, size, pending))
 
 
 def run(config: BoxConfig) -> Runner:

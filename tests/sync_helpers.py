@@ -1,8 +1,10 @@
-"""Shared pieces of the sync tests: a migrated central database with box roles, box buffers and configs."""
+"""Shared pieces of the sync and buffer tests: a migrated central database with box roles, box buffers and configs."""
 
 from __future__ import annotations
 
+import itertools
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +59,16 @@ def buffer_event_ids(buffer: Path) -> list[str]:
 def central_event_ids(admin_dsn: str) -> list[str]:
     with psycopg.connect(admin_dsn) as conn:
         return sorted(str(r[0]) for r in conn.execute("SELECT event_id FROM counting_events"))
+
+
+def full(buffer: Buffer) -> None:
+    """Let the database grow no further and fill its last free space: the next insert fails with SQLITE_FULL,
+    as on a full disk (filler crossings are on camera "filler")."""
+    pages = buffer.conn.execute("PRAGMA page_count").fetchone()[0]
+    buffer.conn.execute(f"PRAGMA max_page_count = {pages}")
+    for track in itertools.count(100_000):
+        try:
+            buffer.record_frame([crossing(camera="filler", track_id=track)], now_us())
+        except sqlite3.OperationalError as e:
+            assert "full" in str(e)
+            return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import signal
@@ -17,8 +18,10 @@ from typer.testing import CliRunner
 
 from edge.cli import app
 from edge.config import parse_config
+from edge.errors import EdgeError
 from edge.runner import Runner
 from tests.conftest import RtspServer, free_port
+from tests.sync_helpers import full
 
 LINES = 'lines = [{ name = "v240", a = [240, 60], b = [240, 330] }, { name = "h150", a = [0, 150], b = [480, 150] }]'
 FAST = "[capture]\nopen_timeout_s = 3\nread_timeout_s = 1\nfreeze_timeout_s = 2\nbackoff_initial_s = 0.2\n" \
@@ -106,6 +109,43 @@ def test_file_camera_counts_like_edge_count(tmp_path, clip, clip_counts):
     assert got == clip_counts
     assert rows(db, "SELECT COUNT(*) FROM crossings WHERE camera = 'pets'")[0][0] == sum(
         c["in"] + c["out"] for c in clip_counts.values())
+
+
+def test_a_full_buffer_holds_crossings_until_it_takes_writes_again(tmp_path, clip, clip_counts, detector, caplog):
+    runner = Runner(parse_config(config_text(tmp_path / "b.sqlite", {"pets": str(clip)})), detector)
+    full(runner.buffer)
+    calls = itertools.count(1)
+
+    def detect_and_free_space_midway(image):
+        if next(calls) == CLIP_FRAMES // 2:
+            runner.buffer.conn.execute("PRAGMA max_page_count = 1073741823")  # the disk has room again
+        return detector(image)
+
+    runner.detector = detect_and_free_space_midway
+    with caplog.at_level(logging.WARNING, "edge.buffer"):
+        runner.run()  # no error: what was held went in
+    back = [r for r in caplog.records if r.message == "buffer writable again"]
+    assert len(back) == 1 and back[0].stored > 0  # crossings of the first half were held, then stored
+    got = {line: {"in": i, "out": o} for line, i, o in rows(
+        tmp_path / "b.sqlite", "SELECT line, SUM(count_in), SUM(count_out) FROM minute_counts "
+        "WHERE camera = 'pets' GROUP BY line")}
+    assert got == clip_counts
+    assert rows(tmp_path / "b.sqlite", "SELECT COUNT(*), COUNT(DISTINCT event_id) FROM crossings WHERE camera = 'pets'")[0] \
+        == (sum(c["in"] + c["out"] for c in clip_counts.values()),) * 2
+
+
+def test_a_buffer_full_to_the_end_fails_the_run_saying_what_was_not_stored(tmp_path, clip, clip_counts, detector,
+                                                                           caplog):
+    runner = Runner(parse_config(config_text(tmp_path / "b.sqlite", {"pets": str(clip)})), detector)
+    full(runner.buffer)
+    with pytest.raises(EdgeError) as e, caplog.at_level(logging.ERROR, "edge.buffer"):
+        runner.run()
+    total = sum(c["in"] + c["out"] for c in clip_counts.values())
+    assert f"{total} crossings not stored" in str(e.value) and "database or disk is full" in str(e.value)
+    assert "free disk space" in str(e.value) and "\n" not in str(e.value)
+    assert any(r.message == "buffer refuses writes, crossings held in memory" for r in caplog.records)
+    assert rows(tmp_path / "b.sqlite", "PRAGMA integrity_check")[0][0] == "ok"
+    assert rows(tmp_path / "b.sqlite", "SELECT COUNT(*) FROM crossings WHERE camera = 'pets'")[0][0] == 0
 
 
 def test_rtsp_camera_counts_one_loop_of_the_footage_like_edge_count(tmp_path, clip, clip_counts, detector):
