@@ -10,6 +10,7 @@ A backlog of events is streamed over `parallel` connections (sync/agent_lanes.py
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -249,6 +250,11 @@ class Agent:
                 self.housekeeping()
             except EdgeError as e:
                 log.error(str(e))
+                self.stop.wait(self.settings.retry_max_s)
+                continue
+            except sqlite3.OperationalError as e:  # disk full, I/O error: nothing sent is lost, try again later
+                log.error("buffer refuses writes", extra={"path": str(self.outbox.path), "error": str(e),
+                                                          "fix": "free disk space or check the buffer file"})
                 self.stop.wait(self.settings.retry_max_s)
                 continue
             self.stop.wait(self.settings.poll_s)

@@ -3,6 +3,7 @@ the central server stopped mid-stream. Afterwards central holds exactly the buff
 
 from __future__ import annotations
 
+import logging
 import random
 import signal
 import subprocess
@@ -146,3 +147,36 @@ def test_central_outage_mid_stream_drains_afterwards(pg_server, pg_dsn, tmp_path
     assert agents[0].metrics.retries > 0
     assert len(buffer_event_ids(db)) == 6000
     assert_central_matches_buffer(pg_dsn, db)
+
+
+def test_a_read_only_buffer_pauses_the_agent_which_delivers_once_it_is_writable(pg_dsn, tmp_path, caplog):
+    migrate_central(pg_dsn)
+    db = tmp_path / "b.sqlite"
+    with Buffer(db) as b:
+        b.record_frame([crossing(camera="cam0", track_id=i) for i in range(50)], 0)
+    stop = threading.Event()
+    with Outbox(db) as outbox:
+        outbox.conn.execute("PRAGMA query_only = ON")  # as a file system remounted read-only after an error
+        agent = Agent(box_config(db, box_dsn(pg_dsn, "box1"), max_wait_s=0.05, poll_s=0.02), outbox, stop)
+        thread = threading.Thread(target=agent.run)
+        with caplog.at_level(logging.ERROR, "edge.sync"):
+            thread.start()
+            try:
+                assert wait_until(lambda: any(r.message == "buffer refuses writes" for r in caplog.records), 10)
+                assert thread.is_alive() and central_event_ids(pg_dsn) == []
+                outbox.conn.execute("PRAGMA query_only = OFF")
+                assert wait_until(lambda: len(central_event_ids(pg_dsn)) == len(buffer_event_ids(db)), 20)
+            finally:
+                stop.set()
+                thread.join(10)
+                agent.close()
+    assert_central_matches_buffer(pg_dsn, db)
+
+
+def wait_until(cond, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return bool(cond())
