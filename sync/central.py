@@ -1,4 +1,4 @@
-"""Central PostgreSQL: connections, versioned migrations (sync/migrations/NNNN_name.sql) and summary refresh."""
+"""Central PostgreSQL: connections, versioned migrations (sync/migrations/NNNN_name.sql), summary refresh, alerts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -19,6 +20,9 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SUMMARIES = ("realtime_counting_summary", "daily_analytics_summary")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _LOCK_KEY = 0x6564676543  # advisory lock: one migrate at a time
+# The alerts inbox: what an operator or a dashboard lists (idx_alerts_unresolved serves it).
+OPEN_ALERTS = ("SELECT camera_id, alert_type, severity, title, message, created_at, is_automatic "
+               "FROM alerts WHERE NOT is_resolved ORDER BY created_at")
 _SECRET = re.compile(r"(password\s*=\s*)\S+|(://[^:/@\s]+:)[^@\s]+@", re.IGNORECASE)
 
 
@@ -109,3 +113,47 @@ def refresh(dsn: str, views: tuple[str, ...] = SUMMARIES) -> dict[str, float]:
                 raise EdgeError(f"refresh of {view} failed: {describe(e)}") from None
             took[view] = time.perf_counter() - start
     return took
+
+
+@dataclass(frozen=True)
+class OpenAlert:
+    """A row of the inbox (OPEN_ALERTS)."""
+
+    camera_id: str
+    alert_type: str
+    severity: str
+    title: str
+    message: str | None
+    created_at: datetime
+    is_automatic: bool
+
+
+@dataclass(frozen=True)
+class AlertsReport:
+    """What one raise_alerts() run opened and resolved, and the inbox after it."""
+
+    opened: int
+    resolved: int
+    open: list[OpenAlert]
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready: times in ISO 8601."""
+        return {"opened": self.opened, "resolved": self.resolved,
+                "open": [{**asdict(a), "created_at": a.created_at.isoformat()} for a in self.open]}
+
+
+def raise_alerts(dsn: str, window_minutes: int = 5) -> AlertsReport:
+    """raise_camera_alerts() over the last `window_minutes` (opens and resolves automatic alerts), then the inbox."""
+    if window_minutes < 1:
+        raise EdgeError(f"the alert window must be at least 1 minute, not {window_minutes}")
+    with connect(dsn, autocommit=True) as conn:
+        try:
+            opened, resolved = conn.execute("SELECT * FROM raise_camera_alerts(%s)",
+                                            (timedelta(minutes=window_minutes),)).fetchone()
+            rows = conn.execute(OPEN_ALERTS).fetchall()
+        except (psycopg.errors.UndefinedFunction, psycopg.errors.UndefinedTable) as e:
+            raise EdgeError(f"the central database has no alerts inbox ({describe(e)}): "
+                            "run `edge central migrate` first") from None
+        except psycopg.Error as e:
+            raise EdgeError(f"raising alerts failed: {describe(e)}") from None
+    return AlertsReport(opened, resolved, [OpenAlert(*r) for r in rows])

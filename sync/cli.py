@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Annotated, Optional, TypeVar
 
@@ -9,7 +10,8 @@ import typer
 
 from edge.errors import EdgeError
 
-central_app = typer.Typer(help="Central PostgreSQL: migrate, maintain partitions, refresh summaries.", no_args_is_help=True)
+central_app = typer.Typer(help="Central PostgreSQL: migrate, maintain partitions, refresh summaries, raise alerts.",
+                          no_args_is_help=True)
 
 DsnOpt = Annotated[str, typer.Option("--dsn", envvar="EDGE_CENTRAL_DSN", show_envvar=True,
                                      help="central PostgreSQL DSN (an administrator role)")]
@@ -69,3 +71,22 @@ def refresh(
     took = _run(lambda: run(dsn, tuple(views) if views else SUMMARIES))
     for view, seconds in took.items():
         typer.echo(f"refreshed {view} in {seconds:.2f} s")
+
+
+@central_app.command()
+def alerts(
+    dsn: DsnOpt,
+    window_minutes: Annotated[int, typer.Option(
+        help="judge each camera on its reports of the last N minutes (silent that long: no_heartbeat)")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Open an alert per camera condition (offline, silent, slow, dropping frames), resolve cleared ones, list open."""
+    from sync.central import raise_alerts as run
+
+    report = _run(lambda: run(dsn, window_minutes))
+    if as_json:
+        typer.echo(json.dumps(report.as_dict()))
+        return
+    typer.echo(f"opened {report.opened}, resolved {report.resolved}, open {len(report.open)}")
+    for a in report.open:
+        typer.echo(f"{a.camera_id}  {a.alert_type}  {a.severity}  since {a.created_at:%Y-%m-%d %H:%M:%S} UTC")
