@@ -114,6 +114,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sync_streams ADD COLUMN ledger_stream TEXT;
     UPDATE sync_streams SET ledger_stream = stream || ':' || lower(hex(randomblob(8)));
     """,
+    # 3: the box's alerts are delivered too (stream "alerts", central box_alerts): sync_alerts' key is named
+    # seq like every delivered table's, and the stream starts at seq 1, so alerts raised before are delivered.
+    """
+    ALTER TABLE sync_alerts RENAME COLUMN id TO seq;
+    INSERT INTO sync_streams (stream, ledger_stream) VALUES ('alerts', 'alerts:' || lower(hex(randomblob(8))));
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

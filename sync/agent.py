@@ -30,7 +30,7 @@ from sync.outbox import Batch, Outbox
 from sync.sync_binary import EncodeError
 from sync.sync_dsn import check_dsn, connect, redact
 from sync.sync_retry import is_transient, retrying
-from sync.sync_streams import STREAMS
+from sync.sync_streams import ALERTS, STREAMS
 
 log = logging.getLogger("edge.sync")
 HOUSEKEEPING_S = 60.0
@@ -77,8 +77,13 @@ class Agent:
 
     def _connection(self) -> tuple[psycopg.Connection, dict[str, Target]]:
         if self._conn is None or self._conn.closed:
-            self._conn = connect(self.dsn, self.settings.connect_timeout_s, f"edge-sync {self.device_id}")
-            self._targets = {spec.name: prepare(self._conn, spec) for spec in STREAMS}
+            conn = connect(self.dsn, self.settings.connect_timeout_s, f"edge-sync {self.device_id}")
+            try:  # kept once its targets are prepared, so a schema missing a table fails every attempt alike
+                self._targets = {spec.name: prepare(conn, spec) for spec in STREAMS}
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
         return self._conn, self._targets
 
     def _drop_connection(self) -> None:
@@ -134,7 +139,8 @@ class Agent:
         if result.dead:
             message = f"{result.dead} {batch.stream} rows rejected by central, kept in sync_dead_letters"
             log.error(message, extra={"stream": batch.stream, "batch": batch.batch_no})
-            self.outbox.alert("dead_letter", message, now_us())
+            if batch.stream != ALERTS.name:  # an alert about rejected alerts could be rejected in turn, forever
+                self.outbox.alert("dead_letter", message, now_us())
         if result.flagged:
             log.warning("rows stamped far from central time (clock skew?)",
                         extra={"stream": batch.stream, "batch": batch.batch_no, "rows": result.flagged})
@@ -237,10 +243,12 @@ class Agent:
         return self.metrics
 
     def drain(self) -> Metrics:
-        """`--once`: deliver everything buffered now; EdgeError when something could not be delivered."""
+        """`--once`: deliver everything buffered now, and the alert housekeeping may raise; EdgeError when
+        something could not be delivered."""
         self.step(draining=True)
         self.housekeeping(force=True)
-        return self.metrics
+        self.step(draining=True)
+        return self.refresh_metrics()
 
     def run(self) -> None:
         """Until `stop` is set: deliver as batches come due; on a failure, log it and try again later."""

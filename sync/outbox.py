@@ -17,9 +17,10 @@ from pathlib import Path
 from edge.buffer import Buffer
 from edge.records import now_us
 
-SEQ_TABLES = {"events": "crossings", "camera_health": "camera_health", "box_health": "box_health"}
-STREAMS = ("events", "minutes", "camera_health", "box_health")
-SYNC_SCHEMA_VERSION = 3  # buffer migrations 1 and 2 hold the sync state
+SEQ_TABLES = {"events": "crossings", "camera_health": "camera_health", "box_health": "box_health",
+              "alerts": "sync_alerts"}
+STREAMS = ("events", "minutes", "camera_health", "box_health", "alerts")  # alerts last: those raised on the way go too
+SYNC_SCHEMA_VERSION = 3  # buffer migrations 1 and 2 hold the sync state (3 adds the alerts stream)
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,14 @@ class OutboxView:
     def dead_letter_count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM sync_dead_letters").fetchone()[0])
 
+    def streams(self) -> list[str]:
+        """The streams of this buffer's schema (one not migrated yet, read by `edge status`, may lack some)."""
+        return [s for (s,) in self.conn.execute("SELECT stream FROM sync_streams")]
+
     def summary(self, now_us: int) -> dict[str, float | int]:
         """Rows not yet confirmed by central (all streams), how long the oldest has waited (the sync lag),
         rows in the dead-letter table."""
-        backlogs = [self.backlog(s) for s in STREAMS]
+        backlogs = [self.backlog(s) for s in self.streams()]
         oldest = min((b.oldest_us for b in backlogs if b.oldest_us is not None), default=None)
         return {"rows_pending": sum(b.rows for b in backlogs),
                 "oldest_pending_age_s": max(0.0, (now_us - oldest) / 1e6) if oldest is not None else 0.0,
@@ -184,6 +189,7 @@ class Outbox(OutboxView):
                 self.conn.execute("DELETE FROM sync_minute_rows WHERE batch_no = ?", (batch.batch_no,))
 
     def alert(self, kind: str, message: str, now_us: int) -> None:
+        """Record an alert for the operator; the alerts stream delivers it to central `box_alerts`."""
         with self.conn:
             self.conn.execute("INSERT INTO sync_alerts (ts_us, kind, message) VALUES (?, ?, ?)", (now_us, kind, message))
 

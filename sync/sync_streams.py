@@ -79,4 +79,12 @@ BOX_HEALTH = StreamSpec("box_health", "box_health", (
     _f("pending_rows", "pending_rows"),
 ), time_field="ts_us")
 
-STREAMS: tuple[StreamSpec, ...] = (EVENTS, MINUTES, CAMERA_HEALTH, BOX_HEALTH)
+ALERTS = StreamSpec("alerts", "box_alerts", (
+    _f(":device", "device_id", required=True),
+    _f("ts_us", "alert_ts", required=True),
+    _f("seq", "box_alert_id", required=True),
+    _f("kind", "kind", required=True),
+    _f("message", "message", required=True),
+), time_field="ts_us")
+
+STREAMS: tuple[StreamSpec, ...] = (EVENTS, MINUTES, CAMERA_HEALTH, BOX_HEALTH, ALERTS)

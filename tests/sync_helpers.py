@@ -14,6 +14,9 @@ import psycopg
 from edge.buffer import Buffer
 from edge.config import BoxConfig
 from edge.records import CameraHealth, CrossingEvent, now_us, uuid7
+from sync.agent import Agent
+from sync.deliver import Delivery, Target
+from sync.outbox import Batch, Outbox
 from sync.roles import create_device_role
 
 
@@ -32,6 +35,22 @@ def box_dsn(admin_dsn: str, device_id: str) -> str:
 def box_config(buffer: Path, dsn: str, device_id: str = "box1", **sync: object) -> BoxConfig:
     return BoxConfig(device_id=device_id, buffer={"path": buffer, "synchronous": "normal"},
                      sync={"dsn": dsn, "retry_initial_s": 0.05, "retry_max_s": 0.5, **sync})
+
+
+def drain(buffer: Path, dsn: str, routes: list[str] | None = None, device_id: str = "box1", **sync: object) -> Agent:
+    """Drain as the `--once` command does; `routes` collects the route each events batch took."""
+
+    def on_delivered(batch: Batch, target: Target, result: Delivery) -> None:
+        if routes is not None and batch.stream == "events":
+            routes.append(result.route)
+
+    with Outbox(buffer) as outbox:
+        agent = Agent(box_config(buffer, dsn, device_id, **sync), outbox, on_delivered=on_delivered)
+        try:
+            agent.drain()
+        finally:
+            agent.close()
+    return agent
 
 
 def crossing(device_id: str = "box1", camera: str = "door", ts_us: int | None = None, line: str = "entrance",

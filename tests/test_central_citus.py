@@ -43,6 +43,7 @@ CITUS: dict[str, Decision] = {
     "box_health": DEVICE,
     "sync_batches": DEVICE,
     "sync_clock_skew": DEVICE,
+    "box_alerts": DEVICE,
     "partition_policy": "local",
     "schema_migrations": "local",
     "realtime_counting_summary": "local",

@@ -13,10 +13,8 @@ import pytest
 from edge.buffer import Buffer
 from edge.errors import EdgeError
 from edge.records import now_us
-from sync.agent import Agent
-from sync.outbox import Outbox
 from sync.roles import create_device_role
-from tests.sync_helpers import box_config, box_dsn, buffer_event_ids, central_event_ids, crossing, fill, migrate_central
+from tests.sync_helpers import box_dsn, buffer_event_ids, central_event_ids, crossing, drain, fill, migrate_central
 
 pytestmark = pytest.mark.pg
 YEAR_US = 365 * 86400 * 1_000_000
@@ -26,22 +24,6 @@ YEAR_US = 365 * 86400 * 1_000_000
 def central(pg_dsn: str) -> str:
     migrate_central(pg_dsn)
     return pg_dsn
-
-
-def drain(buffer: Path, dsn: str, routes: list[str] | None = None, device_id: str = "box1", **sync: object) -> Agent:
-    """Drain as the `--once` command does; `routes` collects the route each events batch took."""
-
-    def on_delivered(batch, target, result) -> None:
-        if routes is not None and batch.stream == "events":
-            routes.append(result.route)
-
-    with Outbox(buffer) as outbox:
-        agent = Agent(box_config(buffer, dsn, device_id, **sync), outbox, on_delivered=on_delivered)
-        try:
-            agent.drain()
-        finally:
-            agent.close()
-    return agent
 
 
 def central_totals(admin: str) -> dict[tuple[str, str], tuple[int, int]]:
