@@ -23,6 +23,8 @@ class DetectorSettings(Settings):
     score_threshold: float = 0.1   # floor: the tracker uses 0.1..0.5 detections to keep occluded people
     nms_iou: float = 0.45
     threads: int = 2
+    fp16: bool = True                     # TensorRT only: half-precision engines (check with edge eval on the box)
+    engine_cache_dir: Path | None = None  # TensorRT engines; default $CACHE_DIRECTORY or ~/.cache/edge-counter
 
 
 def letterbox(frame: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float]:
@@ -82,7 +84,8 @@ class Detector:
     def __init__(self, settings: DetectorSettings = DetectorSettings()) -> None:
         self.spec = spec(settings.model)
         self.path = locate(self.spec, settings.model_path, settings.model_dir)
-        self.session = open_session(self.spec, self.path, settings.threads)
+        self.session = open_session(self.spec, self.path, settings.threads, settings.fp16,
+                                    settings.engine_cache_dir)
         self.decode = YoloxDecoder(self.spec, settings.score_threshold, settings.nms_iou)
         self.providers: list[str] = self.session.get_providers()
 

@@ -91,16 +91,43 @@ def verify_checksum(model: ModelSpec, path: Path) -> None:
                         f"for {model.name}: the file is corrupt or a different model; install the right file")
 
 
+PROVIDER_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "OpenVINOExecutionProvider",
+                  "CPUExecutionProvider")
+Provider = str | tuple[str, dict[str, str]]
+
+
 def available_providers() -> list[str]:
     """Installed execution providers in our order of preference."""
     import onnxruntime as ort
 
     installed = set(ort.get_available_providers())
-    order = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "OpenVINOExecutionProvider", "CPUExecutionProvider"]
-    return [p for p in order if p in installed]
+    return [p for p in PROVIDER_ORDER if p in installed]
 
 
-def open_session(model: ModelSpec, path: Path, threads: int = 0):  # -> onnxruntime.InferenceSession
+def engine_cache_dir() -> Path:
+    """Where TensorRT keeps the engines it builds: systemd's CacheDirectory= if set, else ~/.cache/edge-counter."""
+    return Path(os.environ.get("CACHE_DIRECTORY") or Path.home() / ".cache" / "edge-counter") / "tensorrt"
+
+
+def session_providers(installed: list[str], cache_dir: Path, fp16: bool) -> list[Provider]:
+    """The providers to open a session with, best first, with their options.
+
+    TensorRT caches its engines and timing data in `cache_dir`: building an engine takes minutes on a Jetson,
+    loading a cached one seconds (the cache is keyed by model and GPU, so a new model or device rebuilds).
+    """
+    out: list[Provider] = []
+    for name in installed:
+        if name == "TensorrtExecutionProvider":
+            out.append((name, {"trt_engine_cache_enable": "True", "trt_engine_cache_path": str(cache_dir),
+                               "trt_timing_cache_enable": "True", "trt_timing_cache_path": str(cache_dir),
+                               "trt_fp16_enable": str(fp16)}))
+        else:
+            out.append(name)
+    return out
+
+
+def open_session(model: ModelSpec, path: Path, threads: int = 0, fp16: bool = True,
+                 cache_dir: Path | None = None):  # -> onnxruntime.InferenceSession
     """Open an inference session and verify the file: loadable, input/output names and shapes, then sha256."""
     import onnxruntime as ort
 
@@ -108,8 +135,16 @@ def open_session(model: ModelSpec, path: Path, threads: int = 0):  # -> onnxrunt
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    installed = available_providers()
+    cache = cache_dir or engine_cache_dir()
+    if "TensorrtExecutionProvider" in installed:
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise EdgeError(f"cannot create the TensorRT engine cache {cache}: {e.strerror}: "
+                            "set [model] engine_cache_dir to a writable directory") from None
     try:
-        session = ort.InferenceSession(str(path), opts, providers=available_providers())
+        session = ort.InferenceSession(str(path), opts, providers=session_providers(installed, cache, fp16))
     except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
         raise EdgeError(f"model file {path} cannot be loaded by onnxruntime ({str(e).splitlines()[0][:160]}): "
                         "replace it with a valid ONNX file") from None

@@ -9,7 +9,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from edge.errors import EdgeError
-from models.registry import locate, manifest, open_session, spec
+from models.registry import engine_cache_dir, locate, manifest, open_session, session_providers, spec
 
 NANO = spec("yolox-nano")
 
@@ -82,3 +82,23 @@ def test_wrong_shaped_model_is_refused(tmp_path):
 def test_unknown_model_name():
     with pytest.raises(EdgeError, match="unknown model 'yolo9'"):
         spec("yolo9")
+
+
+def test_tensorrt_caches_its_engines_and_other_providers_keep_their_defaults(tmp_path):
+    installed = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    trt, *rest = session_providers(installed, tmp_path / "trt", fp16=False)
+    assert rest == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    name, options = trt
+    assert name == "TensorrtExecutionProvider"
+    assert options["trt_engine_cache_enable"] == "True" and options["trt_engine_cache_path"] == str(tmp_path / "trt")
+    assert options["trt_timing_cache_enable"] == "True" and options["trt_fp16_enable"] == "False"
+    assert session_providers(["CPUExecutionProvider"], tmp_path, fp16=True) == ["CPUExecutionProvider"]
+
+
+def test_engine_cache_follows_systemd_cache_directory(monkeypatch, tmp_path, model_path):
+    monkeypatch.setenv("CACHE_DIRECTORY", str(tmp_path / "cache"))
+    assert engine_cache_dir() == tmp_path / "cache" / "tensorrt"
+    monkeypatch.delenv("CACHE_DIRECTORY")
+    assert engine_cache_dir() == Path.home() / ".cache" / "edge-counter" / "tensorrt"
+    open_session(NANO, model_path, threads=1, cache_dir=tmp_path / "unused")  # CPU here: no TensorRT, no cache
+    assert not (tmp_path / "unused").exists()
