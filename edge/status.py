@@ -61,11 +61,15 @@ def box_status(config: BoxConfig) -> dict[str, Any]:
     }
 
 
-def _ago(ts_us: int | None, now: int) -> str:
-    if ts_us is None:
-        return "never"
-    s = max(0, (now - ts_us) // 1_000_000)
-    return f"{s} s ago" if s < 120 else f"{s // 60} min ago" if s < 7200 else f"{s // 3600} h ago"
+def duration(seconds: float) -> str:
+    """A duration as an operator reads it: 45 s, 12 min, 3 h."""
+    s = max(0, int(seconds))
+    return f"{s} s" if s < 120 else f"{s // 60} min" if s < 7200 else f"{s // 3600} h"
+
+
+def ago(seconds: float | None) -> str:
+    """That long ago ("12 min ago"); None: "never"."""
+    return "never" if seconds is None else f"{duration(seconds)} ago"
 
 
 def render(status: dict[str, Any]) -> str:
@@ -74,7 +78,8 @@ def render(status: dict[str, Any]) -> str:
     for name, c in status["cameras"].items():
         fps_in = f"{c['fps_in']:.1f}" if c["fps_in"] is not None else "-"
         fps_p = f"{c['fps_processed']:.1f}" if c["fps_processed"] is not None else "-"
-        out.append(f"{name:<16}{c['status']:<10}{fps_in:>8}{fps_p:>10}  {_ago(c['last_crossing_us'], now)}"
+        last = ago(None if c["last_crossing_us"] is None else (now - c["last_crossing_us"]) / 1e6)
+        out.append(f"{name:<16}{c['status']:<10}{fps_in:>8}{fps_p:>10}  {last}"
                    + (f"  ({c['error']})" if c["error"] else ""))
     b, d = status["buffer"], status["disk"]
     out.append(f"buffer {b['path']}: {b['crossings']} crossings, {b['bytes'] / 1e6:.1f} MB")

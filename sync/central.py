@@ -43,6 +43,25 @@ def connect(dsn: str, *, autocommit: bool = False) -> Iterator[psycopg.Connectio
         yield conn
 
 
+@contextmanager
+def querying(schema: str, action: str) -> Iterator[None]:
+    """Driver errors as one-line EdgeErrors; a missing table or function means `schema` is not migrated yet."""
+    try:
+        yield
+    except (psycopg.errors.UndefinedFunction, psycopg.errors.UndefinedTable) as e:
+        raise EdgeError(f"the central database has no {schema} ({describe(e)}): "
+                        "run `edge central migrate` first") from None
+    except psycopg.Error as e:
+        raise EdgeError(f"{action} failed: {describe(e)}") from None
+
+
+def minutes(value: int, what: str) -> timedelta:
+    """`value` minutes of a command option; EdgeError naming `what` unless at least 1."""
+    if value < 1:
+        raise EdgeError(f"{what} must be at least 1 minute, not {value}")
+    return timedelta(minutes=value)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: str
@@ -144,16 +163,8 @@ class AlertsReport:
 
 def raise_alerts(dsn: str, window_minutes: int = 5) -> AlertsReport:
     """raise_camera_alerts() over the last `window_minutes` (opens and resolves automatic alerts), then the inbox."""
-    if window_minutes < 1:
-        raise EdgeError(f"the alert window must be at least 1 minute, not {window_minutes}")
-    with connect(dsn, autocommit=True) as conn:
-        try:
-            opened, resolved = conn.execute("SELECT * FROM raise_camera_alerts(%s)",
-                                            (timedelta(minutes=window_minutes),)).fetchone()
-            rows = conn.execute(OPEN_ALERTS).fetchall()
-        except (psycopg.errors.UndefinedFunction, psycopg.errors.UndefinedTable) as e:
-            raise EdgeError(f"the central database has no alerts inbox ({describe(e)}): "
-                            "run `edge central migrate` first") from None
-        except psycopg.Error as e:
-            raise EdgeError(f"raising alerts failed: {describe(e)}") from None
+    window = minutes(window_minutes, "the alert window")
+    with connect(dsn, autocommit=True) as conn, querying("alerts inbox", "raising alerts"):
+        opened, resolved = conn.execute("SELECT * FROM raise_camera_alerts(%s)", (window,)).fetchone()
+        rows = conn.execute(OPEN_ALERTS).fetchall()
     return AlertsReport(opened, resolved, [OpenAlert(*r) for r in rows])

@@ -10,8 +10,8 @@ import typer
 
 from edge.errors import EdgeError
 
-central_app = typer.Typer(help="Central PostgreSQL: migrate, maintain partitions, refresh summaries, raise alerts.",
-                          no_args_is_help=True)
+central_app = typer.Typer(help="Central PostgreSQL: migrate, maintain partitions, refresh summaries, raise alerts, "
+                               "list the fleet.", no_args_is_help=True)
 
 DsnOpt = Annotated[str, typer.Option("--dsn", envvar="EDGE_CENTRAL_DSN", show_envvar=True,
                                      help="central PostgreSQL DSN (an administrator role)")]
@@ -90,3 +90,17 @@ def alerts(
     typer.echo(f"opened {report.opened}, resolved {report.resolved}, open {len(report.open)}")
     for a in report.open:
         typer.echo(f"{a.camera_id}  {a.alert_type}  {a.severity}  since {a.created_at:%Y-%m-%d %H:%M:%S} UTC")
+
+
+@central_app.command()
+def fleet(
+    dsn: DsnOpt,
+    silent_minutes: Annotated[int, typer.Option(
+        help="a box (or camera) without a report for this many minutes is silent")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """One line per box, worst first (silent, degraded, ok): last report, load, sync lag, cameras, open alerts."""
+    from sync.central_fleet import fleet as run, render
+
+    report = _run(lambda: run(dsn, silent_minutes))
+    typer.echo(json.dumps(report.as_dict()) if as_json else "\n".join(render(report)))

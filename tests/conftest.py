@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -86,18 +87,24 @@ def pg_server() -> Iterator[PgServer]:
     shutil.rmtree(srv.dir, ignore_errors=True)
 
 
+@contextmanager
+def database(server: PgServer, name: str) -> Iterator[str]:
+    """A fresh, empty database on `server` (a leftover of that name is dropped first), dropped afterwards."""
+    import psycopg
+
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield server.dsn(name)
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def pg_dsn(pg_server: PgServer, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh, empty database on the session's server, dropped afterwards."""
-    import psycopg
-
-    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
-    with psycopg.connect(pg_server.url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield pg_server.dsn(name)
-    with psycopg.connect(pg_server.url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with database(pg_server, "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]) as dsn:
+        yield dsn
 
 
 class RtspServer:

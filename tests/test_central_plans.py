@@ -13,6 +13,7 @@ from sync.central import migrate, refresh
 from sync.central_partitions import maintain
 from sync.central_queries import BY_NAME
 from sync.central_synth import SynthSpec, load
+from tests.conftest import database
 
 PARAMS = {"camera": "site0003-box1/cam2", "tenant": 3}
 
@@ -20,20 +21,14 @@ PARAMS = {"camera": "site0003-box1/cam2", "tenant": 3}
 @pytest.fixture(scope="module")
 def synth_dsn(pg_server) -> Iterator[str]:
     """500 cameras, 2 days of counts, 1 hour of health; partitions back 35 days (older ones must be pruned)."""
-    name = "t_central_plans"
-    with psycopg.connect(pg_server.url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
-    dsn = pg_server.dsn(name)
-    migrate(dsn)
-    maintain(dsn, backfill_days=35)
-    load(dsn, SynthSpec(cameras=500, days=2, health_hours=1))
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
-    refresh(dsn)
-    yield dsn
-    with psycopg.connect(pg_server.url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with database(pg_server, "t_central_plans") as dsn:
+        migrate(dsn)
+        maintain(dsn, backfill_days=35)
+        load(dsn, SynthSpec(cameras=500, days=2, health_hours=1))
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+        refresh(dsn)
+        yield dsn
 
 
 def plan(dsn: str, query: str) -> str:
