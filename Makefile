@@ -6,7 +6,7 @@ EDGE   := $(VENV)/bin/edge
 DATA   ?= $(or $(EDGE_DATA_DIR),../shared/data)
 VIDEO  ?= $(DATA)/footage/pets09-s2l1/video.avi
 
-.PHONY: setup setup-test demo test bench bench-central clean
+.PHONY: setup setup-test demo test bench bench-central soak clean
 
 $(VENV)/.installed: pyproject.toml
 	scripts/system-deps.sh runtime
@@ -33,6 +33,9 @@ bench: setup-test
 
 bench-central: setup-test
 	$(PY) -m sync.bench_central
+
+soak: setup-test
+	$(PY) -m edge.bench_soak --video $(VIDEO)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

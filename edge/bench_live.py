@@ -37,9 +37,10 @@ TOOLS = Path(os.environ.get("EDGE_TOOLS_DIR", REPO_ROOT.parent / "shared" / "too
 LINES = 'lines = [{ name = "v240", a = [240, 60], b = [240, 330] }, { name = "h150", a = [0, 150], b = [480, 150] }]'
 
 
-def start_server(video: Path, log: Path) -> tuple[subprocess.Popen, str]:
+def start_server(video: Path, log: Path, port: int = 0) -> tuple[subprocess.Popen, str]:
+    """rtsp_serve.py serving `video` on 127.0.0.1 (`port` 0: any free one); returns the process and its URL."""
     with open(log, "a") as err:
-        proc = subprocess.Popen(["/usr/bin/python3", str(TOOLS / "rtsp_serve.py"), str(video), "--port", "0",
+        proc = subprocess.Popen(["/usr/bin/python3", str(TOOLS / "rtsp_serve.py"), str(video), "--port", str(port),
                                  "--die-with-parent"], stdout=subprocess.PIPE, stderr=err, text=True)
     line = proc.stdout.readline()
     if not line.startswith("ready "):
