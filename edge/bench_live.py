@@ -13,6 +13,10 @@ uses) and with `--threads` (one call at a time on that many threads: the plain b
 
 from __future__ import annotations
 
+from edge.malloc import limit_arenas
+
+limit_arenas()  # as `edge run` does, before any thread starts
+
 import argparse
 import os
 import platform

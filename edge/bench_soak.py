@@ -11,6 +11,10 @@ reconnects counted by the health records, crossings stored and each camera's sta
 
 from __future__ import annotations
 
+from edge.malloc import limit_arenas
+
+limit_arenas()  # as `edge run` does, before any thread starts
+
 import argparse
 import os
 import sqlite3

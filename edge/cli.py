@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 
+from edge.malloc import limit_arenas
+
+limit_arenas()  # before any thread starts: RSS stays flat over months of camera threads
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # one-line errors of ours, not FFmpeg's chatter
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 

@@ -32,6 +32,7 @@ from edge.detect import Detector, concurrent_calls, parallel_detector
 from edge.errors import EdgeError
 from edge.geometry import check_lines
 from edge.health import HealthWindow
+from edge.malloc import trim
 from edge.pipeline import CameraPipeline
 from edge.records import BoxHealth, CrossingEvent, now_us
 from edge.stream import FileStream, LiveStream, StreamStats
@@ -180,6 +181,7 @@ class Runner:
             log.error("line outside frame", extra={"camera": cam.name, "error": str(e)})
 
     def _health(self, seconds: float, process: psutil.Process) -> None:
+        trim()  # frames freed across threads stay in malloc's heaps otherwise: RSS would creep
         ts = now_us()
         records = []
         for cam in self.cameras:
