@@ -23,6 +23,13 @@ def run(*args: str):
     return CliRunner().invoke(app, ["central", *args])
 
 
+def assert_one_line_error(r, message: str) -> None:
+    """Exit 2, nothing on stdout, one line on stderr starting with `error: message`, no password in it."""
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr.startswith(f"error: {message}")
+    assert r.stderr.count("\n") == 1 and "hunter2" not in r.stderr
+
+
 def partition_of(conn: psycopg.Connection, table: str, where: str) -> list[str]:
     return [r[0] for r in conn.execute(f"SELECT tableoid::regclass::text FROM {table} WHERE {where}")]
 
@@ -170,13 +177,9 @@ def test_concurrent_refresh_does_not_block_readers(pg_dsn: str) -> None:
 @pytest.mark.parametrize("dsn", ["postgresql://edge:hunter2@127.0.0.1:1/central",
                                  "postgresql://edge:hunter2@127.0.0.1:notaport/central",
                                  "host=127.0.0.1 port=1 password=hunter2 dbname=central"])
-@pytest.mark.parametrize("command", ["migrate", "maintain", "refresh"])
+@pytest.mark.parametrize("command", ["migrate", "maintain", "refresh", "alerts", "fleet"])
 def test_bad_dsn_is_one_line_without_password(command: str, dsn: str) -> None:
-    r = run(command, "--dsn", dsn)
-    assert r.exit_code == 2
-    assert r.stdout == ""
-    assert r.stderr.startswith("error: cannot connect to the central database: ")
-    assert r.stderr.count("\n") == 1 and "hunter2" not in r.stderr
+    assert_one_line_error(run(command, "--dsn", dsn), "cannot connect to the central database: ")
 
 
 def test_box_role_reports_health_of_its_own_cameras_only(pg_dsn: str) -> None:

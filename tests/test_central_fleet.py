@@ -19,7 +19,7 @@ from sync.central_partitions import maintain
 from sync.outbox import Outbox
 from tests.conftest import PgServer, database
 from tests.sync_helpers import box_dsn, drain
-from tests.test_central import run
+from tests.test_central import assert_one_line_error, run
 
 pytestmark = pytest.mark.pg
 
@@ -172,16 +172,9 @@ def test_empty_fleet_says_so(pg_dsn: str) -> None:
                                     "total": {"boxes": 0, "silent": 0, "cameras_offline": 0, "open_alerts": 0}}
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--dsn", "postgresql://edge:hunter2@127.0.0.1:1/central"], "cannot connect to the central database: "),
-    (["--dsn", "postgresql://edge:hunter2@127.0.0.1:1/central", "--silent-minutes", "0"],
-     "the silent threshold must be at least 1 minute, not 0"),
-])
-def test_cli_errors_are_one_line(args: list[str], message: str) -> None:
-    r = run("fleet", *args)
-    assert r.exit_code == 2 and r.stdout == ""
-    assert r.stderr.startswith(f"error: {message}")
-    assert r.stderr.count("\n") == 1 and "hunter2" not in r.stderr
+def test_a_silent_threshold_under_a_minute_is_refused() -> None:
+    assert_one_line_error(run("fleet", "--dsn", "postgresql://edge:hunter2@127.0.0.1:1/central", "--silent-minutes", "0"),
+                          "the silent threshold must be at least 1 minute, not 0")
 
 
 def test_cli_on_an_unmigrated_database_says_to_migrate(pg_dsn: str) -> None:
