@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -34,6 +35,11 @@ from sync.sync_streams import ALERTS, STREAMS
 
 log = logging.getLogger("edge.sync")
 HOUSEKEEPING_S = 60.0
+SPECS = {spec.name: spec for spec in STREAMS}
+
+
+class CentralUnreachable(EdgeError):
+    """Central could not be reached within the retries: no stream can be delivered now."""
 
 OnDelivered = Callable[[Batch, Target, Delivery], None]
 
@@ -64,7 +70,8 @@ class Agent:
         self.on_delivered = on_delivered
         self.metrics = Metrics()
         self._conn: psycopg.Connection | None = None
-        self._targets: dict[str, Target] = {}
+        self._targets: dict[str, Target] = {}   # per connection
+        self._paused: dict[str, float] = {}      # stream -> monotonic time of its next try after a failure
         self._lanes: list[Lane] = []
         self._last_housekeeping_us = 0
         self._last_alert_us: int | None = None
@@ -75,16 +82,19 @@ class Agent:
         self._lanes = []
         self._drop_connection()
 
-    def _connection(self) -> tuple[psycopg.Connection, dict[str, Target]]:
+    def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
-            conn = connect(self.dsn, self.settings.connect_timeout_s, f"edge-sync {self.device_id}")
-            try:  # kept once its targets are prepared, so a schema missing a table fails every attempt alike
-                self._targets = {spec.name: prepare(conn, spec) for spec in STREAMS}
-            except BaseException:
-                conn.close()
-                raise
-            self._conn = conn
-        return self._conn, self._targets
+            self._conn = connect(self.dsn, self.settings.connect_timeout_s, f"edge-sync {self.device_id}")
+            self._targets = {}
+        return self._conn
+
+    def _target(self, stream: str) -> Target:
+        """The stream's central table as this connection finds it; EdgeError if the schema cannot take it
+        (checked again on every attempt until it can: only that stream waits for `edge central migrate`)."""
+        conn = self._connection()
+        if stream not in self._targets:
+            self._targets[stream] = prepare(conn, SPECS[stream])
+        return self._targets[stream]
 
     def _drop_connection(self) -> None:
         if self._conn is not None:
@@ -99,8 +109,8 @@ class Agent:
             "error": redact(str(e), self.dsn) if e else ""})
 
     def _attempt(self, batch: Batch) -> tuple[Target, Delivery]:
-        conn, targets = self._connection()
-        target = targets[batch.stream]
+        target = self._target(batch.stream)
+        conn = self._connection()
 
         def on_dead(dead: DeadRows) -> None:
             readable = [(tuple(target.encoder.readable(row)), error) for row, error in dead]
@@ -122,9 +132,10 @@ class Agent:
                 with attempt:
                     target, result = self._attempt(batch)
         except psycopg.Error as e:
+            error = CentralUnreachable if is_transient(e) else EdgeError
             what = "unreachable" if is_transient(e) else "refused the batch"
-            raise EdgeError(f"central database {what} ({batch.stream} batch {batch.batch_no}): "
-                            f"{redact(str(e), self.dsn)}") from None
+            raise error(f"central database {what} ({batch.stream} batch {batch.batch_no}): "
+                        f"{redact(str(e), self.dsn)}") from None
         self._finish(batch, target, result)
 
     def _finish(self, batch: Batch, target: Target, result: Delivery) -> None:
@@ -163,7 +174,7 @@ class Agent:
         At the first batch a lane could not deliver, pipelining stops and the failed batches go again on the
         sequential path."""
         try:
-            target = self._connection()[1]["events"]
+            target = self._target("events")
         except psycopg.Error:  # unreachable: the sequential path retries
             self._drop_connection()
             for batch in batches:
@@ -211,14 +222,31 @@ class Agent:
         self._finish(job.batch, target, result)
 
     def step(self, draining: bool) -> None:
-        """Send unconfirmed batches, then every batch that is due (all pending rows when draining)."""
+        """Send unconfirmed batches, then every batch that is due (all pending rows when draining).
+
+        A stream that cannot be delivered (its table missing centrally, a batch refused) does not hold the
+        others up: it waits `retry_max_s` before its next try (not when draining), and its error is raised
+        once the other streams are done."""
+        errors = []
         for stream in OUTBOX_STREAMS:
-            batches = self._batches(stream, draining)
-            if stream == "events" and self.settings.parallel > 1:
-                self._send_through_lanes(batches)
+            if not draining and time.monotonic() < self._paused.get(stream, 0.0):
+                continue
+            try:
+                batches = self._batches(stream, draining)
+                if stream == "events" and self.settings.parallel > 1:
+                    self._send_through_lanes(batches)
+                else:
+                    for batch in batches:
+                        self.send(batch)
+            except CentralUnreachable:
+                raise
+            except EdgeError as e:
+                self._paused[stream] = time.monotonic() + self.settings.retry_max_s
+                errors.append(str(e))
             else:
-                for batch in batches:
-                    self.send(batch)
+                self._paused.pop(stream, None)
+        if errors:
+            raise EdgeError("; ".join(errors))
 
     def housekeeping(self, force: bool = False) -> None:
         """Every minute: prune sent rows past retention, alert on buffer size, refresh and log the metrics."""
@@ -256,10 +284,12 @@ class Agent:
             try:
                 self.step(draining=False)
                 self.housekeeping()
-            except EdgeError as e:
+            except CentralUnreachable as e:
                 log.error(str(e))
                 self.stop.wait(self.settings.retry_max_s)
                 continue
+            except EdgeError as e:  # the streams that failed wait retry_max_s; the others go on
+                log.error(str(e))
             except sqlite3.OperationalError as e:  # disk full, I/O error: nothing sent is lost, try again later
                 log.error("buffer refuses writes", extra={"path": str(self.outbox.path), "error": str(e),
                                                           "fix": "free disk space or check the buffer file"})

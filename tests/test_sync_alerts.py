@@ -3,9 +3,12 @@ older buffer too, and never an endless loop of alerts about rejected alerts."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -133,20 +136,53 @@ def test_alerts_central_rejects_are_dead_letters_and_raise_no_alert(central, tmp
     assert [a[3] for a in box_alerts(db)] == ["dead_letter"] and central_alerts(central) == []
 
 
-def test_a_central_without_box_alerts_stops_delivery_until_migrated(central, tmp_path):
+def test_a_central_without_box_alerts_takes_everything_else_and_the_alerts_once_migrated(central, tmp_path):
     db = tmp_path / "b.sqlite"
     fill(db, 10)
+    with Outbox(db) as outbox:
+        outbox.alert("buffer_size", "buffer is 9 MB, over the 5 MB limit", now_us())
     with psycopg.connect(central) as conn:  # a box upgraded before its central
         conn.execute("ALTER TABLE box_alerts RENAME TO box_alerts_later")
     with Outbox(db) as outbox:
         agent = Agent(box_config(db, box_dsn(central, "box1")), outbox)
         try:
-            for _ in range(2):  # the same error on every attempt
+            for _ in range(2):  # the same error on every attempt, for that stream only
                 with pytest.raises(EdgeError, match="central table box_alerts does not exist.*edge central migrate"):
                     agent.drain()
+                assert central_event_ids(central) == buffer_event_ids(db)  # the other streams went through
             with psycopg.connect(central) as conn:
                 conn.execute("ALTER TABLE box_alerts_later RENAME TO box_alerts")
             agent.drain()
         finally:
             agent.close()
-    assert central_event_ids(central) == buffer_event_ids(db)
+    with psycopg.connect(central) as conn:
+        assert conn.execute("SELECT device_id, kind FROM box_alerts").fetchall() == [("box1", "buffer_size")]
+
+
+def test_the_running_agent_delivers_the_other_streams_while_one_waits_for_its_table(central, tmp_path, caplog):
+    db = tmp_path / "b.sqlite"
+    fill(db, 10)
+    with Outbox(db) as outbox:
+        outbox.alert("buffer_size", "buffer is 9 MB, over the 5 MB limit", now_us())
+    with psycopg.connect(central) as conn:
+        conn.execute("ALTER TABLE box_alerts RENAME TO box_alerts_later")
+    stop = threading.Event()
+    with Outbox(db) as outbox, caplog.at_level(logging.ERROR, "edge.sync"):
+        agent = Agent(box_config(db, box_dsn(central, "box1"), max_wait_s=0.05, poll_s=0.02, retry_max_s=0.5),
+                      outbox, stop)
+        thread = threading.Thread(target=agent.run)
+        started = time.monotonic()
+        thread.start()
+        try:
+            deadline = started + 20
+            while central_event_ids(central) != buffer_event_ids(db) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert central_event_ids(central) == buffer_event_ids(db)
+            time.sleep(1.0)
+        finally:
+            stop.set()
+            thread.join(10)
+            agent.close()
+    ran_s = time.monotonic() - started
+    errors = [r for r in caplog.records if "box_alerts does not exist" in r.getMessage()]
+    assert 1 <= len(errors) <= 1 + ran_s / 0.5  # once per retry_max_s, not at every 0.02 s poll
