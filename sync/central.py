@@ -117,19 +117,23 @@ def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
         return done
 
 
-def refresh(dsn: str, views: tuple[str, ...] = SUMMARIES) -> dict[str, float]:
-    """REFRESH MATERIALIZED VIEW CONCURRENTLY each summary (readers are never blocked); seconds per view."""
+def refresh(dsn: str, views: tuple[str, ...] = SUMMARIES, *, rebuild: bool = False) -> dict[str, float]:
+    """Bring each summary up to date; seconds per summary. The real-time one is refreshed CONCURRENTLY
+    (readers are never blocked); the daily one recomputes the days of the minutes changed since its last
+    refresh (all days with minutes when `rebuild`: after a camera's time zone changed)."""
     unknown = set(views) - set(SUMMARIES)
     if unknown:
         raise EdgeError(f"unknown summary {', '.join(sorted(unknown))}: choose from {', '.join(SUMMARIES)}")
+    statements = {"realtime_counting_summary": ["REFRESH MATERIALIZED VIEW CONCURRENTLY realtime_counting_summary"],
+                  "daily_analytics_summary": (["SELECT queue_daily_rebuild()"] if rebuild else [])
+                  + ["SELECT refresh_daily_analytics()"]}
     took = {}
     with connect(dsn, autocommit=True) as conn:
         for view in views:
             start = time.perf_counter()
-            try:
-                conn.execute(sql.SQL("REFRESH MATERIALIZED VIEW CONCURRENTLY {}").format(sql.Identifier(view)))
-            except psycopg.Error as e:
-                raise EdgeError(f"refresh of {view} failed: {describe(e)}") from None
+            with querying("daily summary functions (migration 0006)", f"refresh of {view}"):
+                for statement in statements[view]:
+                    conn.execute(statement)
             took[view] = time.perf_counter() - start
     return took
 

@@ -64,11 +64,14 @@ def refresh(
     dsn: DsnOpt,
     views: Annotated[Optional[list[str]], typer.Argument(
         help="realtime_counting_summary and/or daily_analytics_summary (default: both)")] = None,
+    rebuild: Annotated[bool, typer.Option(
+        help="recompute every day of the daily summary (after a camera's time zone changed)")] = False,
 ) -> None:
-    """REFRESH MATERIALIZED VIEW CONCURRENTLY the counting summaries (readers are not blocked)."""
+    """Bring the counting summaries up to date (readers are not blocked): the real-time one whole, the
+    daily one for the days whose minutes changed since its last refresh."""
     from sync.central import SUMMARIES, refresh as run
 
-    took = _run(lambda: run(dsn, tuple(views) if views else SUMMARIES))
+    took = _run(lambda: run(dsn, tuple(views) if views else SUMMARIES, rebuild=rebuild))
     for view, seconds in took.items():
         typer.echo(f"refreshed {view} in {seconds:.2f} s")
 

@@ -47,12 +47,14 @@ CITUS: dict[str, Decision] = {
     "partition_policy": "local",
     "schema_migrations": "local",
     "realtime_counting_summary": "local",
-    "daily_analytics_summary": "local",
+    "daily_analytics_summary": CAMERA,
+    "daily_summary_queue": CAMERA,
 }
 
 # (table, trigger) of every trigger on a Citus table: each runs on every shard, and only with
 # citus.enable_unsafe_triggers (docs step 2), so a new one needs a decision here and in the docs.
-TRIGGERS_ON_CITUS_TABLES = {("camera_health", "camera_health_ingest")}
+TRIGGERS_ON_CITUS_TABLES = {("camera_health", "camera_health_ingest"), ("counting_results", "counting_results_daily"),
+                            ("counting_results", "counting_results_daily_change")}
 
 DOCS = REPO_ROOT / "docs" / "central.md"
 DOCS_SECTION = "## Scale-out on Citus"

@@ -83,4 +83,4 @@ def test_stream_quality_prunes_old_days_and_uses_partial_index(synth_dsn: str) -
 
 
 def test_daily_analytics_uses_camera_date_index(synth_dsn: str) -> None:
-    assert "Index Scan Backward using idx_daily_analytics_summary_camera_date" in plan(synth_dsn, "daily_analytics")
+    assert "Index Scan using idx_daily_analytics_summary_camera_date" in plan(synth_dsn, "daily_analytics")

@@ -43,6 +43,11 @@ def test_box_counts_arrive_in_central_exactly_once(tmp_path, pets_video, model_p
     assert len(got) == len(set(got)) == len(events) > 40
     assert {(e.replace("-", ""), ln, d) for e, ln, d in got} == {(e.replace("-", ""), ln, d) for e, ln, d in events}
     assert [(ln, int(i), int(o)) for ln, i, o in central_totals] == [(ln, i, o) for ln, i, o in totals]
+    assert runner.invoke(app, ["central", "refresh", "--dsn", pg_dsn, "daily_analytics_summary"]).exit_code == 0
+    with psycopg.connect(pg_dsn) as central:  # the box role's deliveries queued their days
+        daily = central.execute("SELECT sum(daily_in), sum(daily_out) FROM daily_analytics_summary "
+                                "WHERE camera_id = 'box1/pets'").fetchone()
+    assert daily == (sum(i for _, i, _ in totals), sum(o for _, _, o in totals))
 
     status = json.loads(runner.invoke(app, ["status", "--config", str(cfg), "--json"]).stdout)
     assert status["sync"]["rows_pending"] == 0 and status["cameras"]["pets"]["last_crossing_us"] is not None
