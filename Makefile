@@ -33,6 +33,7 @@ bench: setup-test
 
 bench-central: setup-test
 	$(PY) -m sync.bench_central
+	$(PY) -m sync.bench_daily
 
 soak: setup-test
 	$(PY) -m edge.bench_soak --video $(VIDEO)
