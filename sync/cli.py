@@ -67,8 +67,7 @@ def refresh(
     rebuild: Annotated[bool, typer.Option(
         help="recompute every day of the daily summary (after a camera's time zone changed)")] = False,
 ) -> None:
-    """Bring the counting summaries up to date (readers are not blocked): the real-time one whole, the
-    daily one for the days whose minutes changed since its last refresh."""
+    """Bring the counting summaries up to date: the real-time one whole, the daily one for changed days."""
     from sync.central import SUMMARIES, refresh as run
 
     took = _run(lambda: run(dsn, tuple(views) if views else SUMMARIES, rebuild=rebuild))
