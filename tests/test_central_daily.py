@@ -7,12 +7,14 @@ deletions, a delivery still open during a refresh, a time-zone change, a dropped
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
+from pathlib import Path
 
 import psycopg
 import pytest
 
-from sync.central import migrate, refresh
+from sync.central import MIGRATIONS_DIR, migrate, refresh
 from tests.test_central import run
 
 pytestmark = pytest.mark.pg
@@ -135,3 +137,23 @@ def test_refresh_refuses_repeatable_read(central: psycopg.Connection, pg_dsn: st
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         with pytest.raises(psycopg.errors.RaiseException, match="needs READ COMMITTED"):
             refreshed(conn)
+
+
+def test_upgrade_from_the_materialized_view_carries_its_days_and_recomputes_them(pg_dsn: str, tmp_path: Path) -> None:
+    before = tmp_path / "before"
+    shutil.copytree(MIGRATIONS_DIR, before, ignore=shutil.ignore_patterns("0006_*", "0103_*"))
+    migrate(pg_dsn, before)
+    with psycopg.connect(pg_dsn, autocommit=True, options="-c TimeZone=UTC") as conn:
+        minute(conn, "2026-11-20 15:00Z", 2, 2)
+        minute(conn, "2026-11-21 15:00Z", 1, 0)
+        conn.execute("REFRESH MATERIALIZED VIEW daily_analytics_summary")  # its last nightly refresh
+        minute(conn, "2026-11-20 15:00Z", 5, 2)  # after it: a correction, a camera never summarised
+        minute(conn, "2026-11-21 09:00Z", 3, 0, camera="mall-box2/till")
+        carried = conn.execute(SUMMARY).fetchall()
+
+        assert [m.split("_")[0] for m in migrate(pg_dsn)] == ["0006", "0103"]
+        assert conn.execute(SUMMARY).fetchall() == carried  # served until the first refresh
+        assert conn.execute("SELECT camera_id, minute FROM daily_summary_queue ORDER BY 1").fetchall() == [
+            (CAMERA, None), ("mall-box2/till", None)]
+        assert refreshed(conn) == 3
+        assert summary_matches_oracle(conn)

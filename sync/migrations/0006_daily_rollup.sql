@@ -4,15 +4,21 @@
 --
 -- How: a row trigger on counting_results queues the (camera, minute) of every inserted, changed or deleted
 -- per-minute count in daily_summary_queue, in the writer's transaction; refresh_daily_analytics() takes the
--- queue and recomputes only the local days those minutes fall in. Queue rows are only ever inserted and
--- deleted, and the refresh deletes exactly the rows its snapshot sees in the statement that reads the counts
--- with that snapshot: a delivery committed later leaves its queue rows for the next refresh, so no change
--- is lost or counted twice, however refresh and deliveries interleave.
+-- queue and recomputes only the local days those minutes fall in (a queued camera without a minute: all of
+-- its days). Queue rows are only ever inserted and deleted, and the refresh deletes exactly the rows its
+-- snapshot sees in the statement that reads the counts with that snapshot: a delivery committed later
+-- leaves its queue rows for the next refresh, so no change is lost or counted twice, however refresh and
+-- deliveries interleave.
 --
 -- Days outlive counting_results' retention: dropping an old partition fires no trigger, so the summary
 -- keeps a day after its minutes are gone (a few hundred thousand rows a year for 1,000 cameras).
+--
+-- This migration stays short (it holds the trigger's lock on counting_results until it commits, and minute
+-- deliveries wait on it): it carries the view's rows over and queues every camera whole; the first refresh
+-- after it recomputes them, with deliveries flowing.
 
-DROP MATERIALIZED VIEW daily_analytics_summary;
+ALTER MATERIALIZED VIEW daily_analytics_summary RENAME TO daily_analytics_summary_0002;
+ALTER INDEX idx_daily_analytics_summary_camera_date RENAME TO idx_daily_analytics_summary_0002;
 
 -- Per camera and local day (camera_configurations.timezone at the refresh; UTC for unregistered cameras).
 CREATE TABLE daily_analytics_summary (
@@ -25,11 +31,16 @@ CREATE TABLE daily_analytics_summary (
     refreshed_at        timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT idx_daily_analytics_summary_camera_date PRIMARY KEY (camera_id, date)
 );
+INSERT INTO daily_analytics_summary (camera_id, date, daily_in, daily_out, daily_peak_minute, active_line_minutes)
+SELECT camera_id, date, daily_in, daily_out, daily_peak_minute, active_line_minutes
+FROM daily_analytics_summary_0002;
+DROP MATERIALIZED VIEW daily_analytics_summary_0002;
 
--- Minutes whose day must be recomputed. No key: inserts never wait on each other or on a refresh.
+-- What the next refresh recomputes: the local day of `minute`, or every day of the camera (minute NULL).
+-- No key: inserts never wait on each other or on a refresh.
 CREATE TABLE daily_summary_queue (
     camera_id text NOT NULL,
-    minute    timestamptz NOT NULL,
+    minute    timestamptz,
     queued_at timestamptz NOT NULL DEFAULT now()
 );
 
@@ -54,12 +65,12 @@ CREATE TRIGGER counting_results_daily_change AFTER UPDATE ON counting_results
                        IS DISTINCT FROM (NEW.count_in, NEW.count_out, NEW.camera_id, NEW.result_timestamp))
     EXECUTE FUNCTION queue_daily_summary();
 
--- Recompute the local days of the queued minutes; returns how many camera-days were recomputed. One
--- refresh at a time (advisory lock; the next one then sees everything the previous one wrote). Must run in
--- READ COMMITTED, so that the counts are read after the lock is held.
+-- Recompute what is queued; returns how many camera-days were written or removed. One refresh at a time
+-- (advisory lock; the next one then sees everything the previous one wrote). Must run in READ COMMITTED,
+-- so that the counts are read after the lock is held.
 CREATE FUNCTION refresh_daily_analytics() RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
-    recomputed bigint;
+    changed bigint;
 BEGIN
     IF current_setting('transaction_isolation') <> 'read committed' THEN
         RAISE EXCEPTION 'refresh_daily_analytics() needs READ COMMITTED, not %',
@@ -68,61 +79,74 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('refresh_daily_analytics'));
     WITH queued AS (
         DELETE FROM daily_summary_queue RETURNING camera_id, minute
-    ), days AS (
-        SELECT DISTINCT q.camera_id, (q.minute AT TIME ZONE z.tz)::date AS date, z.tz
-        FROM queued q
-        LEFT JOIN camera_configurations c ON c.camera_id = q.camera_id
-        CROSS JOIN LATERAL (SELECT coalesce(c.timezone, 'UTC') AS tz) z
-    ), fresh AS (
-        SELECT d.camera_id, d.date,
-               coalesce(sum(cr.count_in), 0)::bigint AS daily_in,
-               coalesce(sum(cr.count_out), 0)::bigint AS daily_out,
-               coalesce(max(cr.count_in + cr.count_out), 0) AS daily_peak_minute,
-               count(cr.camera_id) AS active_line_minutes
-        FROM days d
-        LEFT JOIN counting_results cr ON cr.camera_id = d.camera_id
-            AND cr.result_timestamp >= d.date::timestamp AT TIME ZONE d.tz
-            AND cr.result_timestamp < (d.date + 1)::timestamp AT TIME ZONE d.tz
-        GROUP BY d.camera_id, d.date
-    ), emptied AS (  -- every minute of the day deleted
-        DELETE FROM daily_analytics_summary s USING fresh f
-        WHERE f.active_line_minutes = 0 AND s.camera_id = f.camera_id AND s.date = f.date
+    ), zoned AS (
+        SELECT DISTINCT q.camera_id, coalesce(c.timezone, 'UTC') AS tz,
+               (q.minute AT TIME ZONE coalesce(c.timezone, 'UTC'))::date AS date  -- NULL: the whole camera
+        FROM queued q LEFT JOIN camera_configurations c ON c.camera_id = q.camera_id
+    ), windows AS (  -- a local day, or all time for a camera queued whole (its days then not again)
+        SELECT z.camera_id, z.tz, z.date,
+               coalesce(z.date::timestamp AT TIME ZONE z.tz, '-infinity') AS lo,
+               coalesce((z.date + 1)::timestamp AT TIME ZONE z.tz, 'infinity') AS hi
+        FROM zoned z
+        WHERE z.date IS NULL OR NOT EXISTS (SELECT 1 FROM zoned w WHERE w.camera_id = z.camera_id AND w.date IS NULL)
+    ), fresh AS (  -- LATERAL: each window is a range scan of the (camera_id, result_timestamp) index
+        SELECT w.camera_id, d.*
+        FROM windows w
+        CROSS JOIN LATERAL (
+            SELECT (cr.result_timestamp AT TIME ZONE w.tz)::date AS date,
+                   sum(cr.count_in)::bigint AS daily_in, sum(cr.count_out)::bigint AS daily_out,
+                   max(cr.count_in + cr.count_out) AS daily_peak_minute, count(*) AS active_line_minutes
+            FROM counting_results cr
+            WHERE cr.camera_id = w.camera_id AND cr.result_timestamp >= w.lo AND cr.result_timestamp < w.hi
+            GROUP BY 1
+        ) d
+    ), spans AS (  -- summary days each window answers for: its day; for a whole camera, since its oldest minute
+        SELECT w.camera_id, coalesce(w.date, o.first) AS first, coalesce(w.date, 'infinity') AS last
+        FROM windows w
+        LEFT JOIN (SELECT camera_id, min(date) - 1 AS first FROM fresh GROUP BY camera_id) o
+               ON w.date IS NULL AND o.camera_id = w.camera_id
+    ), emptied AS (  -- days answered for without a minute now
+        DELETE FROM daily_analytics_summary s USING spans p
+        WHERE s.camera_id = p.camera_id AND s.date BETWEEN p.first AND p.last
+          AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.camera_id = s.camera_id AND f.date = s.date)
+        RETURNING 1
     ), upserted AS (
         INSERT INTO daily_analytics_summary AS s
             (camera_id, date, daily_in, daily_out, daily_peak_minute, active_line_minutes)
-        SELECT camera_id, date, daily_in, daily_out, daily_peak_minute, active_line_minutes
-        FROM fresh WHERE active_line_minutes > 0
+        SELECT camera_id, date, daily_in, daily_out, daily_peak_minute, active_line_minutes FROM fresh
         ON CONFLICT (camera_id, date) DO UPDATE SET
             daily_in = EXCLUDED.daily_in, daily_out = EXCLUDED.daily_out,
             daily_peak_minute = EXCLUDED.daily_peak_minute, active_line_minutes = EXCLUDED.active_line_minutes,
             refreshed_at = now()
+        RETURNING 1
     )
-    SELECT count(*) INTO recomputed FROM fresh;
-    RETURN recomputed;
+    SELECT (SELECT count(*) FROM emptied) + (SELECT count(*) FROM upserted) INTO changed;
+    RETURN changed;
 END $$;
 
--- Queue every day of one camera (or all) for recomputing: after a camera's time zone changed or it was
--- registered with one, or to rebuild the summary. Queued: both ends of each UTC day with minutes (so both
--- local days it overlaps are recomputed) and the summary's own days back to the camera's oldest minute (a
--- day of the old time zone without minutes in the new one is removed). Older days keep their row.
+-- Queue one camera, or every camera known (registered or in the summary), whole: after a camera's time
+-- zone changed or it was registered with one, or to rebuild the summary. Days older than the camera's
+-- oldest minute keep their row.
 CREATE FUNCTION queue_daily_rebuild(camera text DEFAULT NULL) RETURNS bigint LANGUAGE sql AS $$
     WITH queued AS (
-        INSERT INTO daily_summary_queue (camera_id, minute)
-        SELECT DISTINCT cr.camera_id, date_trunc('day', cr.result_timestamp, 'UTC') + e.offs
-        FROM counting_results cr
-        CROSS JOIN (VALUES (interval '0'), (interval '1 day - 1 minute')) e(offs)
-        WHERE camera IS NULL OR cr.camera_id = camera
+        INSERT INTO daily_summary_queue (camera_id)
+        SELECT camera FROM (SELECT 1) one WHERE camera IS NOT NULL
         UNION
-        SELECT s.camera_id, s.date::timestamp AT TIME ZONE coalesce(c.timezone, 'UTC')
-        FROM daily_analytics_summary s
-        LEFT JOIN camera_configurations c ON c.camera_id = s.camera_id
-        WHERE (camera IS NULL OR s.camera_id = camera)
-          AND s.date >= (SELECT min(o.result_timestamp) FROM counting_results o
-                         WHERE o.camera_id = s.camera_id)::date - 1
+        SELECT camera_id FROM camera_configurations WHERE camera IS NULL
+        UNION
+        SELECT DISTINCT camera_id FROM daily_analytics_summary WHERE camera IS NULL
         RETURNING 1
     )
     SELECT count(*) FROM queued
 $$;
 
-SELECT queue_daily_rebuild();
-SELECT refresh_daily_analytics();
+-- Every camera with minutes, whole. A loose index scan (one probe per camera) instead of reading every
+-- row: cameras whose minutes arrived after the view's last refresh are in neither list above.
+WITH RECURSIVE cameras AS (
+    (SELECT camera_id FROM counting_results ORDER BY camera_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT cr.camera_id FROM counting_results cr WHERE cr.camera_id > c.camera_id
+            ORDER BY cr.camera_id LIMIT 1)
+    FROM cameras c WHERE c.camera_id IS NOT NULL
+)
+INSERT INTO daily_summary_queue (camera_id) SELECT camera_id FROM cameras WHERE camera_id IS NOT NULL;
