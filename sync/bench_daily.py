@@ -3,7 +3,7 @@
 On a throwaway PostgreSQL with the example settings (as `make bench-central`), the synthetic data set of
 sync.central_synth (N cameras x 2 lines x D days). Measured in the same run:
 - full: the materialized view of migration 0002 (`REFRESH MATERIALIZED VIEW`, the baseline) and
-  `edge central refresh --rebuild` (every day queued and recomputed);
+  `edge central refresh --rebuild` (every camera queued whole and recomputed);
 - incremental: a delivery of the current minute of every camera and line (what the fleet sends in a
   minute), then `refresh_daily_analytics()`; and a box back after a week offline (one camera, 7 days);
 - ingest: the same minute upserts (2 x cameras rows a statement) with the queueing trigger and without it,

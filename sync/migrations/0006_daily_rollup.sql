@@ -100,15 +100,20 @@ BEGIN
             WHERE cr.camera_id = w.camera_id AND cr.result_timestamp >= w.lo AND cr.result_timestamp < w.hi
             GROUP BY 1
         ) d
-    ), spans AS (  -- summary days each window answers for: its day; for a whole camera, since its oldest minute
+    ), spans AS MATERIALIZED (  -- summary days each window answers for: its day; for a whole camera, since its oldest minute
         SELECT w.camera_id, coalesce(w.date, o.first) AS first, coalesce(w.date, 'infinity') AS last
         FROM windows w
         LEFT JOIN (SELECT camera_id, min(date) - 1 AS first FROM fresh GROUP BY camera_id) o
                ON w.date IS NULL AND o.camera_id = w.camera_id
-    ), emptied AS (  -- days answered for without a minute now
-        DELETE FROM daily_analytics_summary s USING spans p
-        WHERE s.camera_id = p.camera_id AND s.date BETWEEN p.first AND p.last
-          AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.camera_id = s.camera_id AND f.date = s.date)
+    ), emptied AS (  -- days answered for without a minute now (LATERAL: key range scans of the summary)
+        DELETE FROM daily_analytics_summary s
+        WHERE (s.camera_id, s.date) IN (
+            SELECT d.camera_id, d.date
+            FROM spans p
+            CROSS JOIN LATERAL (SELECT camera_id, date FROM daily_analytics_summary
+                                WHERE camera_id = p.camera_id AND date BETWEEN p.first AND p.last
+                                OFFSET 0) d  -- OFFSET 0: kept a parameterized scan, not flattened into a hash join
+            WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.camera_id = d.camera_id AND f.date = d.date))
         RETURNING 1
     ), upserted AS (
         INSERT INTO daily_analytics_summary AS s
