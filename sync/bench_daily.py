@@ -6,6 +6,7 @@ sync.central_synth (N cameras x 2 lines x D days). Measured in the same run:
   `edge central refresh --rebuild` (every camera queued whole and recomputed);
 - incremental: a delivery of the current minute of every camera and line (what the fleet sends in a
   minute), then `refresh_daily_analytics()`; and a box back after a week offline (one camera, 7 days);
+- the fleet's minute again with two years of older days in the summary (days outlive the minutes);
 - ingest: the same minute upserts (2 x cameras rows a statement) with the queueing trigger and without it,
   alternating, median of the per-pair ratios.
 The summary is checked against the full aggregate at the end.
@@ -43,6 +44,12 @@ SELECT camera_id, line_name, date_trunc('minute', now()) - %(back)s * interval '
 FROM counting_lines WHERE %(camera)s::text IS NULL OR camera_id = %(camera)s
 ON CONFLICT (camera_id, line_name, result_timestamp) DO UPDATE SET count_in = EXCLUDED.count_in,
     count_out = EXCLUDED.count_out"""
+
+# Days older than the data (outlived counting_results' retention), up to 730 per camera.
+OLDER_DAYS = """
+INSERT INTO daily_analytics_summary (camera_id, date, daily_in, daily_out, daily_peak_minute, active_line_minutes)
+SELECT camera_id, (SELECT min(date) FROM daily_analytics_summary) - d, 500, 480, 9, 1200
+FROM camera_configurations, generate_series(1, 730 - %(days)s) d"""
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -112,6 +119,13 @@ def bench(spec: SynthSpec, repeat: int) -> None:
                     "active_line_minutes FROM daily_analytics_summary) EXCEPT ALL "
                     "(SELECT * FROM bench_daily_matview)) d").fetchone()[0]
                 days = conn.execute("SELECT count(*) FROM daily_analytics_summary").fetchone()[0]
+                say("measuring with two years of older days in the summary")
+                conn.execute(OLDER_DAYS, {"days": spec.days})
+                conn.execute("VACUUM ANALYZE daily_analytics_summary")
+                aged = []
+                for i in range(repeat):
+                    upsert(conn, 70 + i)
+                    aged.append(timed(lambda: refresh(dsn, ("daily_analytics_summary",))))
         med = statistics.median
         print(f"machine: {machine()}; {server}; load average {os.getloadavg()[0]:.1f} at the end")
         print(f"data: {spec.cameras} cameras x {spec.lines} lines x {spec.days} days: {rows:,} counting_results "
@@ -122,6 +136,8 @@ def bench(spec: SynthSpec, repeat: int) -> None:
         print(f"incremental, one minute of every camera delivered: {1000 * med(fleet):.0f} ms "
               f"({med(old) / med(fleet):.0f} x faster than the baseline)")
         print(f"incremental, one camera back after 7 days offline: {1000 * med(late):.0f} ms")
+        print(f"incremental, one minute of every camera, with 730 days per camera in the summary: "
+              f"{1000 * med(aged):.0f} ms")
         print(f"ingest, {2 * spec.cameras} minute upserts per statement: {1000 * on:.1f} ms with the queueing "
               f"trigger, {1000 * off:.1f} ms without (ratio {ratio:.2f})")
         print(f"summary rows differing from the full aggregate at the end: {diff}")
