@@ -131,7 +131,7 @@ def refresh(dsn: str, views: tuple[str, ...] = SUMMARIES, *, rebuild: bool = Fal
     with connect(dsn, autocommit=True) as conn:
         for view in views:
             start = time.perf_counter()
-            with querying("daily summary functions (migration 0006)", f"refresh of {view}"):
+            with querying("summaries", f"refresh of {view}"):
                 for statement in statements[view]:
                     conn.execute(statement)
             took[view] = time.perf_counter() - start

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from sync.central import MIGRATIONS_DIR, migrate, refresh
-from tests.test_central import run
+from tests.test_central import assert_one_line_error, run
 
 pytestmark = pytest.mark.pg
 
@@ -157,3 +157,9 @@ def test_upgrade_from_the_materialized_view_carries_its_days_and_recomputes_them
             (CAMERA, None), ("mall-box2/till", None)]
         assert refreshed(conn) == 3
         assert summary_matches_oracle(conn)
+
+
+def test_refresh_before_migrate_is_one_line(pg_dsn: str) -> None:
+    assert_one_line_error(run("refresh", "--dsn", pg_dsn, "daily_analytics_summary"),
+                          "the central database has no summaries (")
+    assert "run `edge central migrate` first" in run("refresh", "--dsn", pg_dsn).stderr
