@@ -30,13 +30,15 @@ from sync.central import migrate, refresh
 from sync.central_partitions import maintain
 from sync.central_synth import SynthSpec, load
 
-OLD_VIEW = """
-CREATE MATERIALIZED VIEW bench_daily_matview AS
+# The daily summary computed whole from counting_results: the materialized view of migration 0002.
+FULL_AGGREGATE = """
 SELECT cr.camera_id, (cr.result_timestamp AT TIME ZONE coalesce(c.timezone, 'UTC'))::date AS date,
        sum(cr.count_in)::bigint AS daily_in, sum(cr.count_out)::bigint AS daily_out,
        max(cr.count_in + cr.count_out) AS daily_peak_minute, count(*) AS active_line_minutes
 FROM counting_results cr LEFT JOIN camera_configurations c ON c.camera_id = cr.camera_id
-GROUP BY 1, 2 WITH NO DATA"""
+GROUP BY 1, 2"""
+OLD_VIEW = f"CREATE MATERIALIZED VIEW bench_daily_matview AS {FULL_AGGREGATE} WITH NO DATA"
+DAILY = ("daily_analytics_summary",)
 # The current minute of every camera and line, counts bumped by `bump` (a delivery of the whole fleet).
 UPSERT_MINUTE = """
 INSERT INTO counting_results (camera_id, line_name, result_timestamp, count_in, count_out)
@@ -96,23 +98,23 @@ def bench(spec: SynthSpec, repeat: int) -> None:
                 conn.execute("VACUUM ANALYZE")
                 conn.execute(OLD_VIEW)
                 say("measuring full recomputes")
-                first_rebuild = timed(lambda: refresh(dsn, ("daily_analytics_summary",)))
+                first_rebuild = timed(lambda: refresh(dsn, DAILY))
                 old = [timed(lambda: conn.execute("REFRESH MATERIALIZED VIEW bench_daily_matview"))
                        for _ in range(repeat)]
-                full = [timed(lambda: refresh(dsn, ("daily_analytics_summary",), rebuild=True))
+                full = [timed(lambda: refresh(dsn, DAILY, rebuild=True))
                         for _ in range(repeat)]
                 say("measuring incremental refreshes")
                 fleet, late = [], []
                 for i in range(repeat):
                     upsert(conn, 50 + i)
-                    fleet.append(timed(lambda: refresh(dsn, ("daily_analytics_summary",))))
+                    fleet.append(timed(lambda: refresh(dsn, DAILY)))
                     camera = conn.execute("SELECT camera_id FROM counting_lines ORDER BY random() LIMIT 1").fetchone()[0]
                     for back in range(0, 7 * 1440, 15):  # a week, a minute every quarter hour
                         upsert(conn, 60 + i, back, camera)
-                    late.append(timed(lambda: refresh(dsn, ("daily_analytics_summary",))))
+                    late.append(timed(lambda: refresh(dsn, DAILY)))
                 say("measuring ingest")
                 on, off, ratio = ingest_ratio(conn, max(repeat, 5))
-                refresh(dsn, ("daily_analytics_summary",))
+                refresh(dsn, DAILY)
                 conn.execute("REFRESH MATERIALIZED VIEW bench_daily_matview")
                 diff = conn.execute(
                     "SELECT count(*) FROM ((SELECT camera_id, date, daily_in, daily_out, daily_peak_minute, "
@@ -125,7 +127,7 @@ def bench(spec: SynthSpec, repeat: int) -> None:
                 aged = []
                 for i in range(repeat):
                     upsert(conn, 70 + i)
-                    aged.append(timed(lambda: refresh(dsn, ("daily_analytics_summary",))))
+                    aged.append(timed(lambda: refresh(dsn, DAILY)))
         med = statistics.median
         print(f"machine: {machine()}; {server}; load average {os.getloadavg()[0]:.1f} at the end")
         print(f"data: {spec.cameras} cameras x {spec.lines} lines x {spec.days} days: {rows:,} counting_results "

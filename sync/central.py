@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 from edge.errors import EdgeError
 

@@ -139,8 +139,9 @@ def load(dsn: str, spec: SynthSpec, progress: Callable[[str], None] = lambda _: 
                          "step": spec.health_interval_s}) for h in range(spec.health_hours)]
     jobs = [(text, dict(params, worker=w, workers=spec.workers))
             for text, params in counts + health for w in range(spec.workers)]
-    with psycopg.connect(dsn, autocommit=True, options="-c TimeZone=UTC") as conn:  # a bulk load: days queued
-        conn.execute("ALTER TABLE counting_results DISABLE TRIGGER counting_results_daily")  # once, after it
+    # A bulk load: no per-row queueing of daily-summary days; every camera is queued whole after it.
+    with psycopg.connect(dsn, autocommit=True, options="-c TimeZone=UTC") as conn:
+        conn.execute("ALTER TABLE counting_results DISABLE TRIGGER counting_results_daily")
     _run_parallel(dsn, jobs, spec.workers, progress)
     with psycopg.connect(dsn, autocommit=True, options="-c TimeZone=UTC") as conn:
         conn.execute("ALTER TABLE counting_results ENABLE TRIGGER counting_results_daily")

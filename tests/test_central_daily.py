@@ -14,18 +14,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from sync.bench_daily import FULL_AGGREGATE
 from sync.central import MIGRATIONS_DIR, migrate, refresh
 from tests.test_central import assert_one_line_error, run
 
 pytestmark = pytest.mark.pg
 
 CAMERA = "mall-box1/door"
-# Local day in the camera's time zone; the old materialized view's definition.
-ORACLE = """
-    SELECT cr.camera_id, (cr.result_timestamp AT TIME ZONE coalesce(c.timezone, 'UTC'))::date,
-           sum(cr.count_in)::bigint, sum(cr.count_out)::bigint, max(cr.count_in + cr.count_out), count(*)
-    FROM counting_results cr LEFT JOIN camera_configurations c ON c.camera_id = cr.camera_id
-    GROUP BY 1, 2 ORDER BY 1, 2"""
+ORACLE = FULL_AGGREGATE + " ORDER BY 1, 2"  # the old materialized view's definition
 SUMMARY = ("SELECT camera_id, date, daily_in, daily_out, daily_peak_minute, active_line_minutes "
            "FROM daily_analytics_summary ORDER BY 1, 2")
 

@@ -135,11 +135,11 @@ END $$;
 CREATE FUNCTION queue_daily_rebuild(camera text DEFAULT NULL) RETURNS bigint LANGUAGE sql AS $$
     WITH queued AS (
         INSERT INTO daily_summary_queue (camera_id)
-        SELECT camera FROM (SELECT 1) one WHERE camera IS NOT NULL
+        SELECT camera WHERE camera IS NOT NULL
         UNION
         SELECT camera_id FROM camera_configurations WHERE camera IS NULL
         UNION
-        SELECT DISTINCT camera_id FROM daily_analytics_summary WHERE camera IS NULL
+        SELECT camera_id FROM daily_analytics_summary WHERE camera IS NULL
         RETURNING 1
     )
     SELECT count(*) FROM queued
