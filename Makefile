@@ -1,4 +1,4 @@
-# edge-counter: make setup | demo | test | bench | bench-central
+# edge-counter: make setup | demo | lint | test | bench | bench-central
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -6,7 +6,7 @@ EDGE   := $(VENV)/bin/edge
 DATA   ?= $(or $(EDGE_DATA_DIR),../shared/data)
 VIDEO  ?= $(DATA)/footage/pets09-s2l1/video.avi
 
-.PHONY: setup setup-test demo test bench bench-central soak clean
+.PHONY: setup setup-test demo lint test bench bench-central soak clean
 
 $(VENV)/.installed: pyproject.toml
 	scripts/system-deps.sh runtime
@@ -23,20 +23,24 @@ setup-test: setup
 demo: setup
 	$(EDGE) count $(VIDEO) --line v240:240,60,240,330 --line h150:0,150,480,150 --db var/demo.sqlite
 
-test: setup-test
+lint: setup
+	$(VENV)/bin/ruff check edge models sync provisioning tests
+	$(VENV)/bin/mypy
+
+test: setup-test lint
 	$(PY) -m pytest -q
 
 bench: setup-test
-	$(PY) -m edge.bench --video $(VIDEO)
-	$(PY) -m edge.bench_live --video $(VIDEO)
-	$(PY) -m sync.bench_sync
+	$(PY) -m tests.bench.inference --video $(VIDEO)
+	$(PY) -m tests.bench.live --video $(VIDEO)
+	$(PY) -m tests.bench.sync
 
 bench-central: setup-test
-	$(PY) -m sync.bench_central
-	$(PY) -m sync.bench_daily
+	$(PY) -m tests.bench.central
+	$(PY) -m tests.bench.daily
 
 soak: setup-test
-	$(PY) -m edge.bench_soak --video $(VIDEO)
+	$(PY) -m tests.bench.soak --video $(VIDEO)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -18,16 +18,51 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from edge.count import CounterSettings
-from edge.detect import DetectorSettings
-from edge.errors import EdgeError
-from edge.geometry import Line
-from edge.settings import Settings
-from edge.track import TrackerSettings
+from edge.counting.line import Line
+from edge.errors import UserError
 
+BOX_CONFIG = Path("/etc/edge-counter/box.toml")  # where `edge provision` writes it and every command reads it
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+
+
+class Settings(BaseModel):
+    """Base for validated settings: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DetectorSettings(Settings):
+    model: str = "yolox-nano"
+    model_path: Path | None = None
+    model_dir: Path | None = None
+    score_threshold: float = 0.1   # floor: the tracker uses 0.1..0.5 detections to keep occluded people
+    nms_iou: float = 0.45
+    threads: int = 2
+    fp16: bool = True                     # TensorRT only: half-precision engines (check with edge eval on the box)
+    engine_cache_dir: Path | None = None  # TensorRT engines; default $CACHE_DIRECTORY or ~/.cache/edge-counter
+
+
+class TrackerSettings(Settings):
+    high_threshold: float = 0.6   # detections at or above take part in the first association
+    low_threshold: float = 0.1    # detections between low and high may rescue tracked boxes
+    new_track_threshold: float = 0.6
+    match_iou: float = 0.2        # first stage: minimum IoU to associate
+    low_match_iou: float = 0.5    # second stage (low-score detections)
+    unconfirmed_match_iou: float = 0.3
+    lost_frames: int = 30         # how long a lost track may be re-found
+
+
+class CounterSettings(Settings):
+    band_frac: float = 0.075      # hysteresis half-band as a fraction of the person's box height
+    min_band_px: float = 2.0
+    hold_frames: int = 4          # a crossing undone within this many frames is not counted
+    relink_frames: int = 50       # a track lost this recently may be continued by a new one ...
+    relink_dist: float = 0.5      # ... born within this many box heights of where it was lost ...
+    relink_height: float = 0.75   # ... whose box is at least this fraction of the other's height
+    forget_frames: int = 100      # state for tracks unseen this long is dropped
+    first_side_in_band: bool = True  # a track first seen inside the band takes the side it is on
 
 
 def default_device_id() -> str:
@@ -49,10 +84,10 @@ class LineConfig(Settings):
         return Line(self.name, self.a[0], self.a[1], self.b[0], self.b[1])
 
     @model_validator(mode="after")
-    def _valid(self) -> "LineConfig":
+    def _valid(self) -> LineConfig:
         try:
             self.to_line()
-        except EdgeError as e:
+        except UserError as e:
             raise ValueError(str(e)) from None
         return self
 
@@ -69,7 +104,7 @@ class CaptureSettings(Settings):
     ffmpeg_options: str = ""          # extra FFmpeg options, e.g. "probesize;32" for a fast open
 
     @model_validator(mode="after")
-    def _read_within_freeze(self) -> "CaptureSettings":
+    def _read_within_freeze(self) -> CaptureSettings:
         if self.read_timeout_s > self.freeze_timeout_s:
             raise ValueError(f"read_timeout_s ({self.read_timeout_s:g}) must not exceed freeze_timeout_s "
                              f"({self.freeze_timeout_s:g}): a frozen stream is only noticed when a read returns")
@@ -161,14 +196,14 @@ def _toml(text: str, origin: str) -> dict:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise EdgeError(f"{origin} is not valid TOML: {e}") from None
+        raise UserError(f"{origin} is not valid TOML: {e}") from None
 
 
 def _read(path: Path, what: str) -> str:
     try:
         return Path(path).read_text()
     except OSError as e:
-        raise EdgeError(f"cannot read {what} {path}: {e.strerror}: give the path to the box's TOML {what}") from None
+        raise UserError(f"cannot read {what} {path}: {e.strerror}: give the path to the box's TOML {what}") from None
 
 
 def overlay_secrets(raw: dict, secrets: dict) -> dict:
@@ -194,7 +229,7 @@ def parse_config(text: str, origin: str = "config", secrets_text: str | None = N
     try:
         return BoxConfig.model_validate(raw)
     except ValidationError as e:
-        raise EdgeError(f"{origin}: {_format(e)}") from None
+        raise UserError(f"{origin}: {_format(e)}") from None
 
 
 def load_config(path: Path) -> BoxConfig:

@@ -1,4 +1,7 @@
-"""Records the box writes to its buffer (and the sync agent delivers)."""
+"""Records the box writes to its buffer (and the sync agent delivers), and the closed sets their fields take.
+
+Records are built by keyword (`kw_only`): with 10-14 fields, a positional mix-up would go unnoticed.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,20 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Direction(StrEnum):
+    """Which way a line was crossed: into its right-hand side (looking from A to B) or out of it."""
+
+    IN = "in"
+    OUT = "out"
+
+
+class CameraStatus(StrEnum):
+    ONLINE = "online"
+    DEGRADED = "degraded"   # frames come, but many are dropped or it reconnected
+    OFFLINE = "offline"
 
 
 def uuid7(ts_us: int) -> str:
@@ -20,7 +37,7 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CrossingEvent:
     """One crossing as stored: who, where, which way, when (frame capture time, UTC microseconds)."""
 
@@ -28,7 +45,7 @@ class CrossingEvent:
     device_id: str
     camera: str
     line: str
-    direction: str
+    direction: Direction
     track_id: int
     ts_us: int
     frame: int
@@ -36,14 +53,14 @@ class CrossingEvent:
     model: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CameraHealth:
     """A camera's state over the last health interval."""
 
     ts_us: int
     device_id: str
     camera: str
-    status: str                 # online | degraded | offline
+    status: CameraStatus
     fps_in: float
     fps_processed: float
     drop_rate: float
@@ -56,7 +73,7 @@ class CameraHealth:
     error: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BoxHealth:
     ts_us: int
     device_id: str

@@ -8,11 +8,17 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from edge.errors import EdgeError
-from edge.paths import data_dir
+from models.paths import data_dir
 
 DEFAULT_MODEL = "yolox-nano"
+
+
+class ModelError(Exception):
+    """A model name or file that is wrong (unknown, missing, corrupt, another model): install the right one."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -41,16 +47,17 @@ class ModelSpec:
 def manifest() -> dict[str, ModelSpec]:
     """All manifest entries by name."""
     raw = tomllib.loads(resources.files("models").joinpath("manifest.toml").read_text())
-    return {
-        name: ModelSpec(name=name, **{k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()})
-        for name, entry in raw.items()
-    }
+    out = {}
+    for name, entry in raw.items():
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}
+        out[name] = ModelSpec(name=name, **fields)
+    return out
 
 
 def spec(name: str) -> ModelSpec:
     specs = manifest()
     if name not in specs:
-        raise EdgeError(f"unknown model {name!r}: choose one of {', '.join(sorted(specs))}")
+        raise ModelError(f"unknown model {name!r}: choose one of {', '.join(sorted(specs))}")
     return specs[name]
 
 
@@ -67,13 +74,13 @@ def locate(model: ModelSpec, path: Path | None = None, model_dir: Path | None = 
     """`path` if given, else the first search directory holding the model's file."""
     if path is not None:
         if not path.is_file():
-            raise EdgeError(f"model file {path} does not exist: pass --model with the path to {model.file}")
+            raise ModelError(f"model file {path} does not exist: pass --model with the path to {model.file}")
         return path
     for d in search_dirs(model_dir):
         if (d / model.file).is_file():
             return d / model.file
     where = ", ".join(str(d) for d in search_dirs(model_dir))
-    raise EdgeError(f"model file {model.file} not found in {where}: pass --model PATH or set EDGE_MODEL_DIR")
+    raise ModelError(f"model file {model.file} not found in {where}: pass --model PATH or set EDGE_MODEL_DIR")
 
 
 def sha256_of(path: Path) -> str:
@@ -87,12 +94,18 @@ def sha256_of(path: Path) -> str:
 def verify_checksum(model: ModelSpec, path: Path) -> None:
     digest = sha256_of(path)
     if digest != model.sha256:
-        raise EdgeError(f"model file {path} has sha256 {digest[:12]}..., manifest expects {model.sha256[:12]}... "
-                        f"for {model.name}: the file is corrupt or a different model; install the right file")
+        raise ModelError(
+            f"model file {path} has sha256 {digest[:12]}..., manifest expects {model.sha256[:12]}... "
+            f"for {model.name}: the file is corrupt or a different model; install the right file"
+        )
 
 
-PROVIDER_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "OpenVINOExecutionProvider",
-                  "CPUExecutionProvider")
+PROVIDER_ORDER = (
+    "TensorrtExecutionProvider",
+    "CUDAExecutionProvider",
+    "OpenVINOExecutionProvider",
+    "CPUExecutionProvider",
+)
 Provider = str | tuple[str, dict[str, str]]
 
 
@@ -118,16 +131,26 @@ def session_providers(installed: list[str], cache_dir: Path, fp16: bool) -> list
     out: list[Provider] = []
     for name in installed:
         if name == "TensorrtExecutionProvider":
-            out.append((name, {"trt_engine_cache_enable": "True", "trt_engine_cache_path": str(cache_dir),
-                               "trt_timing_cache_enable": "True", "trt_timing_cache_path": str(cache_dir),
-                               "trt_fp16_enable": str(fp16)}))
+            out.append(
+                (
+                    name,
+                    {
+                        "trt_engine_cache_enable": "True",
+                        "trt_engine_cache_path": str(cache_dir),
+                        "trt_timing_cache_enable": "True",
+                        "trt_timing_cache_path": str(cache_dir),
+                        "trt_fp16_enable": str(fp16),
+                    },
+                )
+            )
         else:
             out.append(name)
     return out
 
 
-def open_session(model: ModelSpec, path: Path, threads: int = 0, fp16: bool = True,
-                 cache_dir: Path | None = None):  # -> onnxruntime.InferenceSession
+def open_session(
+    model: ModelSpec, path: Path, threads: int = 0, fp16: bool = True, cache_dir: Path | None = None
+):  # -> onnxruntime.InferenceSession
     """Open an inference session and verify the file: loadable, input/output names and shapes, then sha256."""
     import onnxruntime as ort
 
@@ -141,13 +164,17 @@ def open_session(model: ModelSpec, path: Path, threads: int = 0, fp16: bool = Tr
         try:
             cache.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise EdgeError(f"cannot create the TensorRT engine cache {cache}: {e.strerror}: "
-                            "set [model] engine_cache_dir to a writable directory") from None
+            raise ModelError(
+                f"cannot create the TensorRT engine cache {cache}: {e.strerror}: "
+                "set [model] engine_cache_dir to a writable directory"
+            ) from None
     try:
         session = ort.InferenceSession(str(path), opts, providers=session_providers(installed, cache, fp16))
     except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
-        raise EdgeError(f"model file {path} cannot be loaded by onnxruntime ({str(e).splitlines()[0][:160]}): "
-                        "replace it with a valid ONNX file") from None
+        raise ModelError(
+            f"model file {path} cannot be loaded by onnxruntime ({str(e).splitlines()[0][:160]}): "
+            "replace it with a valid ONNX file"
+        ) from None
     check_io(model, path, session)
     verify_checksum(model, path)
     return session
@@ -158,5 +185,7 @@ def check_io(model: ModelSpec, path: Path, session) -> None:
     got_in = [(i.name, tuple(i.shape)) for i in inputs]
     got_out = [(o.name, tuple(o.shape)) for o in outputs]
     if got_in != [(model.input_name, model.input_shape)] or got_out[:1] != [(model.output_name, model.output_shape)]:
-        raise EdgeError(f"model file {path} has inputs {got_in} and outputs {got_out}, manifest entry {model.name} "
-                        f"expects {model.input_name}{list(model.input_shape)} -> {model.output_name}{list(model.output_shape)}")
+        raise ModelError(
+            f"model file {path} has inputs {got_in} and outputs {got_out}, manifest entry {model.name} "
+            f"expects {model.input_name}{list(model.input_shape)} -> {model.output_name}{list(model.output_shape)}"
+        )

@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
-from edge.redact import redact
+from edge.config import CaptureSettings
+from edge.secrets import mask_url
+from edge.video.ffmpeg import StreamDown, open_stream
+from edge.video.source import is_live
 from provisioning.rtsp_probe import probe
 
 
@@ -33,22 +37,23 @@ class CameraCheck:
 
     @property
     def shown(self) -> str:
-        return redact(self.source)
+        return mask_url(self.source)
 
 
 def check_camera(name: str, source: str, timeout_s: float = 5.0) -> CameraCheck:
     """Grab one frame from `source` (RTSP URL or file) within about `timeout_s` seconds."""
     result = CameraCheck(name, source)
-    is_rtsp = source.lower().startswith(("rtsp://", "rtsps://"))
-    if not is_rtsp and not os.path.exists(source):
+    live = is_live(source)
+    if not live and not os.path.exists(source):
         result.error = f"camera {name}: {source} is neither an rtsp:// URL nor an existing file: check the source"
         return result
-    if is_rtsp:
-        os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
-    ms = int(timeout_s * 1000)
     start = time.monotonic()
-    cap = cv2.VideoCapture(source, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms,
-                                                    cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+    try:  # the same opening as `edge run`'s (transport, timeouts), with the installer's patience
+        cap = (open_stream(source, CaptureSettings(open_timeout_s=timeout_s, read_timeout_s=timeout_s,
+                                                   freeze_timeout_s=max(timeout_s, 5.0)))
+               if live else cv2.VideoCapture(source, cv2.CAP_FFMPEG))
+    except StreamDown:
+        cap = cv2.VideoCapture()
     try:
         ok, frame = cap.read() if cap.isOpened() else (False, None)
         result.seconds = time.monotonic() - start
@@ -58,7 +63,7 @@ def check_camera(name: str, source: str, timeout_s: float = 5.0) -> CameraCheck:
             return result
     finally:
         cap.release()
-    why = probe(source, timeout_s).problem if is_rtsp else None
+    why = probe(source, timeout_s).problem if live else None
     result.error = f"camera {name}: " + (why or f"{result.shown} opened but gave no frame within {timeout_s:g} s: "
                                          "check the stream settings (codec H.264/H.265) on the camera")
     return result

@@ -7,9 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from edge.cli_errors import one_line_errors
 from edge.config import default_device_id
-from edge.errors import EdgeError
-from edge.geometry import parse_line
+from edge.counting.line import parse_line
+from edge.errors import UserError
 from provisioning.flow import Request, parse_camera_lines, parse_cameras, provision
 
 
@@ -37,7 +38,7 @@ def _ask_lines(camera: str) -> list[str]:
             return specs
         try:
             parse_line(spec)
-        except EdgeError as e:
+        except UserError as e:
             typer.echo(f"  {e}")
             continue
         specs.append(f"{camera}:{spec}")
@@ -56,12 +57,12 @@ def provision_command(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="no questions: take flags and defaults")] = False,
 ) -> None:
     """Set up this box: check cameras (snapshot with lines), write config, install model, register, self-test."""
-    try:
+    with one_line_errors():
         if not yes:
             device_id = device_id or typer.prompt("Device id", default=default_device_id())
         cams = parse_cameras(camera or []) or ({} if yes else _ask_cameras())
         if not cams:
-            raise EdgeError("no camera given: add --camera NAME=URL")
+            raise UserError("no camera given: add --camera NAME=URL")
         line_specs = list(line or [])
         if not yes:
             for name in cams:
@@ -77,9 +78,6 @@ def provision_command(
                                          default=True):
             raise typer.Exit(1)
         outcome = provision(req, say=typer.echo)
-    except EdgeError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(e.exit_code) from None
     typer.echo(f"\n{req.device_id}: provisioning summary")
     for text in outcome.lines:
         typer.echo(text)

@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from edge.errors import EdgeError
+from edge.errors import UserError
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> bool:
@@ -27,7 +27,7 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> bool:
             os.unlink(tmp)
             raise
     except OSError as e:
-        raise EdgeError(f"cannot write {path}: {e.strerror or e}: choose a writable --config-dir / --root") from None
+        raise UserError(f"cannot write {path}: {e.strerror or e}: choose a writable --config-dir / --root") from None
     return True
 
 
@@ -42,4 +42,6 @@ def check_writable(directory: Path) -> None:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as e:
-        raise EdgeError(f"cannot write to {directory}: {e.strerror or e}: choose a writable --config-dir / --root") from None
+        raise UserError(
+            f"cannot write to {directory}: {e.strerror or e}: choose a writable --config-dir / --root"
+        ) from None

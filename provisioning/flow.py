@@ -12,31 +12,34 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING
 
 import tomli_w
 
-from edge.config import BoxConfig, CameraConfig, LineConfig, default_device_id
-from edge.errors import EdgeError
-from edge.geometry import Line, check_lines, parse_line
+from edge.config import BoxConfig, CameraConfig, LineConfig
+from edge.counting.line import Line, check_lines, parse_line
+from edge.errors import EdgeError, UserError
+from edge.secrets import mask_url, strip_password
 from models.registry import DEFAULT_MODEL, spec
-from edge.redact import redact
-from provisioning.camera_check import CameraCheck, check_camera
 from provisioning.files import check_writable, write_atomic
+from sync.connect import check_dsn
+
+if TYPE_CHECKING:
+    from provisioning.camera_check import CameraCheck
 
 DATA_DIR = Path("/var/lib/edge-counter")
 
 
 @dataclass
 class Request:
-    """What the installer asked for (flags or prompts); paths are as seen on the box, `root` is prefixed when writing."""
+    """What the installer asked for (flags or prompts); paths as seen on the box, `root` prefixed when writing."""
 
     device_id: str
-    cameras: dict[str, str]                       # name -> source URL or file
-    lines: dict[str, list[Line]]                  # camera name -> lines
+    cameras: dict[str, str]  # name -> source URL or file
+    lines: dict[str, list[Line]]  # camera name -> lines
     central_dsn: str | None = None
     admin_dsn: str | None = None
-    model: str | None = None                      # file, folder or URL to install the detector from
+    model: str | None = None  # file, folder or URL to install the detector from
     config_dir: Path = Path("/etc/edge-counter")
     root: Path = Path("/")
     camera_timeout_s: float = 5.0
@@ -78,9 +81,9 @@ def parse_cameras(specs: list[str]) -> dict[str, str]:
     for s in specs:
         name, sep, url = s.partition("=")
         if not sep or not name or not url:
-            raise EdgeError(f"--camera {redact(s)!r} is malformed: write NAME=rtsp://user:pass@host:554/path")
+            raise UserError(f"--camera {mask_url(s)!r} is malformed: write NAME=rtsp://user:pass@host:554/path")
         if name in cams:
-            raise EdgeError(f"camera name {name!r} is given twice: give each camera a unique name")
+            raise UserError(f"camera name {name!r} is given twice: give each camera a unique name")
         cams[name] = url
     return cams
 
@@ -91,41 +94,23 @@ def parse_camera_lines(specs: list[str], cameras: dict[str, str]) -> dict[str, l
     for s in specs:
         cam, sep, rest = s.partition(":")
         if not sep:
-            raise EdgeError(f"--line {s!r} is malformed: write CAMERA:NAME:x1,y1,x2,y2")
+            raise UserError(f"--line {s!r} is malformed: write CAMERA:NAME:x1,y1,x2,y2")
         if cam not in cameras:
-            raise EdgeError(f"--line {s!r} is for camera {cam!r}, which is not given: add --camera {cam}=URL")
+            raise UserError(f"--line {s!r} is for camera {cam!r}, which is not given: add --camera {cam}=URL")
         line = parse_line(rest)
         if any(ln.name == line.name for ln in out[cam]):
-            raise EdgeError(f"line name {line.name!r} is given twice for camera {cam!r}: give each line a unique name")
+            raise UserError(f"line name {line.name!r} is given twice for camera {cam!r}: give each line a unique name")
         out[cam].append(line)
     return out
 
 
-def split_secret(url: str) -> tuple[str, bool]:
-    """(URL without its password, whether it had one)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url, False
-    netloc = f"{parts.username}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc)), True
-
-
-def check_dsn(dsn: str, flag: str) -> None:
-    import psycopg.conninfo
-
-    try:
-        psycopg.conninfo.conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        raise EdgeError(f"{flag} is not a valid PostgreSQL DSN: write postgresql://USER:PASSWORD@HOST:5432/DBNAME") from None
-
-
-def build_config(req: Request, exclude: set[str] = frozenset()) -> tuple[BoxConfig, dict]:
+def build_config(req: Request, exclude: frozenset[str] | set[str] = frozenset()) -> tuple[BoxConfig, dict]:
     """The box config (passwords removed) and the secrets overlay holding them."""
     cameras, secret_cams = [], {}
     for name, url in req.cameras.items():
         if name in exclude:
             continue
-        shown, has_secret = split_secret(url)
+        shown, has_secret = strip_password(url)
         if has_secret:
             secret_cams[name] = {"source": url}
         lines = [LineConfig(name=ln.name, a=(ln.x1, ln.y1), b=(ln.x2, ln.y2)) for ln in req.lines[name]]
@@ -134,16 +119,19 @@ def build_config(req: Request, exclude: set[str] = frozenset()) -> tuple[BoxConf
     if req.central_dsn:
         secrets["sync"] = {"dsn": req.central_dsn}
     model_dir = DATA_DIR / "models" if req.model else None
-    config = BoxConfig(device_id=req.device_id, cameras=cameras,
-                       secrets_file=req.secrets_path if secrets else None,
-                       model={"model_dir": model_dir} if model_dir else {},
-                       buffer={"path": DATA_DIR / "buffer.sqlite"})
+    config = BoxConfig(
+        device_id=req.device_id,
+        cameras=cameras,
+        secrets_file=req.secrets_path if secrets else None,
+        model={"model_dir": model_dir} if model_dir else {},
+        buffer={"path": DATA_DIR / "buffer.sqlite"},
+    )
     return config, secrets
 
 
 def _with_box_role(req: Request, out: Outcome) -> Request:
     """With an admin DSN: create the box's role and use its DSN (unless one was given)."""
-    from provisioning.central_register import box_role_dsn
+    from sync.central.registry import box_role_dsn
 
     previous = None
     secrets_file = req.at_root(req.secrets_path)
@@ -167,6 +155,7 @@ def render(config: BoxConfig) -> bytes:
 
 def provision(req: Request, say: Callable[[str], None] = print) -> Outcome:
     """Check, write, install, register, self-test. Raises EdgeError (nothing written) on bad input."""
+    from provisioning.camera_check import check_camera  # OpenCV: loaded when provisioning, not for --help
     from provisioning.model_install import install_model
     from provisioning.snapshot import draw, save_png
     from provisioning.systemd_units import enable_units, write_units
@@ -211,20 +200,24 @@ def provision(req: Request, say: Callable[[str], None] = print) -> Outcome:
 
     detector = None
     try:
-        from edge.detect import Detector, DetectorSettings
+        from edge.config import DetectorSettings
+        from edge.vision.detector import Detector
 
         detector = Detector(DetectorSettings(model_path=model_path, score_threshold=0.4))
     except EdgeError as e:
         out.fail(f"detector: {e}")
     snap_dir = req.at_root(DATA_DIR / "snapshots")
     for name, c in checks.items():
-        if not c.ok or name in skipped:
+        if c.frame is None or name in skipped:
             continue
         people = detector(c.frame) if detector else None
         path = snap_dir / f"{name}.png"
         save_png(path, draw(c.frame, req.lines[name], people))
         n = len(people) if people is not None else 0
-        out.ok(f"snapshot {path}: {len(req.lines[name])} line(s) drawn, {n} people seen: check the lines sit across the doorway")
+        out.ok(
+            f"snapshot {path}: {len(req.lines[name])} line(s) drawn, {n} people seen: "
+            "check the lines sit across the doorway"
+        )
     if detector is not None:
         frame = next((c.frame for c in checks.values() if c.ok), None)
         if frame is not None:
@@ -235,7 +228,7 @@ def provision(req: Request, say: Callable[[str], None] = print) -> Outcome:
                 runs.append((time.perf_counter() - t) * 1000)
             out.ok(f"detector {model.name} runs: {statistics.median(runs):.1f} ms per frame")
 
-    from edge.buffer import Buffer
+    from edge.store.buffer import Buffer
 
     buffer_path = req.at_root(config.buffer.path)
     try:
@@ -245,7 +238,7 @@ def provision(req: Request, say: Callable[[str], None] = print) -> Outcome:
     except EdgeError as e:
         out.fail(f"buffer: {e}")
 
-    from provisioning.central_register import check_delivery, register
+    from sync.central.registry import check_delivery, register
 
     if req.admin_dsn:
         try:

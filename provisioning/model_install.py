@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 from urllib.error import URLError
 
-from edge.errors import EdgeError
+from edge.errors import UserError
 from models.registry import ModelSpec, sha256_of
 
 
@@ -26,7 +26,7 @@ def install_model(source: str, dest_dir: Path, model: ModelSpec, timeout_s: floa
             _fetch(source, model, out, timeout_s)
         digest = sha256_of(tmp)
         if digest != model.sha256:
-            raise EdgeError(f"model from {source} has sha256 {digest[:12]}..., manifest expects {model.sha256[:12]}... "
+            raise UserError(f"model from {source} has sha256 {digest[:12]}..., manifest expects {model.sha256[:12]}... "
                             f"for {model.name}: refusing it; get the right {model.file}")
         os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
@@ -41,11 +41,13 @@ def _fetch(source: str, model: ModelSpec, out, timeout_s: float) -> None:
             with urllib.request.urlopen(source, timeout=timeout_s) as resp:
                 shutil.copyfileobj(resp, out)
         except (URLError, OSError) as e:
-            raise EdgeError(f"cannot download model from {source}: {getattr(e, 'reason', e)}: check the URL") from None
+            raise UserError(f"cannot download model from {source}: {getattr(e, 'reason', e)}: check the URL") from None
         return
     path = Path(source)
     path = path / model.file if path.is_dir() else path
     if not path.is_file():
-        raise EdgeError(f"model file {path} does not exist: point --model at the file or the folder holding {model.file}")
+        raise UserError(
+            f"model file {path} does not exist: point --model at the file or the folder holding {model.file}"
+        )
     with path.open("rb") as src:
         shutil.copyfileobj(src, out)

@@ -30,7 +30,7 @@ def _request(sock: socket.socket, url: str, cseq: int, auth: str | None) -> tupl
     m = re.match(r"RTSP/\d\.\d (\d{3})", head[0] if head else "")
     if not m:
         raise ConnectionError("not an RTSP answer")
-    headers = {}
+    headers: dict[str, str] = {}
     for h in head[1:]:
         k, _, v = h.partition(":")
         headers.setdefault(k.strip().lower(), v.strip())
@@ -58,8 +58,10 @@ def _md5(text: str) -> str:
 
 
 def probe(url: str, timeout: float = 3.0) -> Probe:
-    """DESCRIBE the stream (authenticating with the URL's credentials if challenged)."""
+    """DESCRIBE the stream (authenticating with the URL's credentials if challenged); other URLs: no verdict."""
     parts = urlsplit(url)
+    if parts.scheme.lower() not in ("rtsp", "rtsps"):
+        return Probe(None, None)  # only an RTSP server can be asked
     host, port = parts.hostname or "", parts.port or 554
     where = f"{host}:{port}"
     bare = parts._replace(netloc=f"{host}:{port}" if parts.port else host).geturl()
@@ -74,7 +76,7 @@ def probe(url: str, timeout: float = 3.0) -> Probe:
                     status, headers = _request(sock, bare, 2, auth)
     except ConnectionRefusedError:
         return Probe(None, f"nothing listens on {where}: check the camera's address and RTSP port")
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return Probe(None, f"no answer from {where} within {timeout:g} s: check the camera is on and reachable")
     except OSError as e:
         return Probe(None, f"cannot reach {where} ({e.strerror or e}): check the address")
@@ -84,7 +86,9 @@ def probe(url: str, timeout: float = 3.0) -> Probe:
         what = "the user name or password in the URL" if parts.username is not None else "credentials"
         return Probe(401, f"the camera at {where} refused access (401 Unauthorized): check {what}")
     if status == 404:
-        return Probe(404, f"the camera at {where} has no stream at {parts.path or '/'} (404 Not Found): check the stream path")
+        return Probe(
+            404, f"the camera at {where} has no stream at {parts.path or '/'} (404 Not Found): check the stream path"
+        )
     if status >= 300:
         return Probe(status, f"the camera at {where} answered RTSP {status}: check the URL")
     return Probe(status, None)

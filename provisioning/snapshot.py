@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.detections import Detections
-from edge.geometry import Line
+from edge.counting.line import Line
+from edge.vision.detections import Detections
 
 LINE_COLOUR = (0, 0, 255)       # BGR red
 IN_COLOUR = (0, 200, 0)         # green

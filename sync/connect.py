@@ -1,43 +1,98 @@
-"""The central DSN: validated, connected to, and kept out of every message (passwords never logged)."""
+"""Connecting to the central database, for the sync agent, the administrator commands and provisioning alike.
+
+One DSN check, one `connect()`, one reading of driver errors: those that clear up by themselves (retry later)
+and those a person must fix. Passwords never reach a message.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from edge.errors import EdgeError
+from edge.errors import Unavailable, UserError
+from edge.secrets import mask
 
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+DSN_FORM = "postgresql://ROLE:PASSWORD@HOST:5432/DBNAME?sslmode=verify-full"
+# SQLSTATE classes of errors that go away by themselves: connection exception, insufficient resources,
+# operator intervention (server shutting down or starting), transaction rollback (serialization, deadlock).
+_TRANSIENT_CLASSES = ("08", "53", "57", "40")
 
 
-def check_dsn(dsn: str | None) -> dict[str, object]:
-    """The DSN's parameters; a one-line EdgeError (not echoing the DSN) when missing or malformed."""
+def check_dsn(dsn: str | None, what: str = "[sync] dsn") -> dict[str, Any]:
+    """The DSN's parameters; a one-line UserError (not echoing the DSN) when missing or malformed."""
     if not dsn:
-        raise EdgeError("no central database configured: set [sync] dsn in the secrets file "
-                        "(postgresql://ROLE:PASSWORD@HOST:5432/DBNAME?sslmode=verify-full)")
+        raise UserError(f"no central database configured: set [sync] dsn in the secrets file ({DSN_FORM})")
     try:
         params = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError:
-        raise EdgeError("[sync] dsn is not a valid PostgreSQL DSN: write "
-                        "postgresql://ROLE:PASSWORD@HOST:5432/DBNAME?sslmode=verify-full") from None
+        raise UserError(f"{what} is not a valid PostgreSQL DSN: write {DSN_FORM}") from None
     if params.get("sslmode", "prefer") not in SSLMODES:
-        raise EdgeError(f"[sync] dsn has an unknown sslmode: use one of {', '.join(SSLMODES)} "
+        raise UserError(f"{what} has an unknown sslmode: use one of {', '.join(SSLMODES)} "
                         "(verify-full checks the server certificate and host name)")
     return params
 
 
-def redact(text: str, dsn: str) -> str:
-    """`text` with the DSN's password (and the DSN itself) masked; first line only."""
-    line = (text.strip().splitlines() or ["unknown error"])[0]
-    password = str(check_dsn(dsn).get("password") or "")
-    for secret in (dsn, password):
-        if secret:
-            line = line.replace(secret, "***")
-    return line
+def describe(e: BaseException | str, dsn: str | None = None) -> str:
+    """First line of a driver message with `dsn`, its password, and anything like a password masked."""
+    secrets: list[str | None] = [dsn]
+    if dsn:
+        try:
+            secrets.append(str(conninfo_to_dict(dsn).get("password") or ""))
+        except psycopg.ProgrammingError:
+            pass
+    return mask(e, *secrets)
 
 
-def connect(dsn: str, timeout_s: int, application_name: str) -> psycopg.Connection:
-    """A connection for the sync agent (no server-side prepared statements: PgBouncer transaction pooling)."""
-    check_dsn(dsn)
-    return psycopg.connect(dsn, connect_timeout=timeout_s, application_name=application_name[:63],
-                           prepare_threshold=None)
+def is_transient(e: BaseException) -> bool:
+    """True for a lost or refused connection and for server-side conditions that clear up; data errors are not."""
+    if isinstance(e, Unavailable):
+        return True
+    if isinstance(e, psycopg.Error):
+        state = e.sqlstate
+        if state is None:
+            return isinstance(e, (psycopg.OperationalError, psycopg.InterfaceError))
+        return state[:2] in _TRANSIENT_CLASSES
+    return isinstance(e, (ConnectionError, TimeoutError))
+
+
+def connect(dsn: str, *, timeout_s: int = 10, autocommit: bool = False, application_name: str = "edge-counter",
+            utc: bool = False) -> psycopg.Connection:
+    """A connection to central: Unavailable when it cannot be reached now, UserError when the DSN is malformed.
+
+    No server-side prepared statements, so PgBouncer's transaction pooling can sit in between. `utc` sets the
+    session time zone at startup (partition bounds and summaries are UTC days); PgBouncer refuses that startup
+    option, so the sync agent does not ask for it.
+    """
+    options: dict[str, Any] = {"options": "-c TimeZone=UTC"} if utc else {}
+    try:
+        return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=timeout_s,
+                               application_name=application_name[:63], prepare_threshold=None, **options)
+    except (psycopg.ProgrammingError, ValueError) as e:
+        raise UserError(f"cannot connect to the central database: {describe(e, dsn)}") from None
+    except psycopg.Error as e:
+        raise Unavailable(f"cannot connect to the central database: {describe(e, dsn)}") from None
+
+
+def one(cursor: psycopg.Cursor[Any]) -> Any:
+    """The row of a statement that always returns one (an aggregate, a function call)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("the statement returned no row")
+    return row
+
+
+@contextmanager
+def querying(schema: str, action: str) -> Iterator[None]:
+    """Driver errors as one-line UserErrors; a missing table or function means `schema` is not migrated yet."""
+    try:
+        yield
+    except (psycopg.errors.UndefinedFunction, psycopg.errors.UndefinedTable) as e:
+        raise UserError(f"the central database has no {schema} ({describe(e)}): "
+                        "run `edge central migrate` first") from None
+    except psycopg.Error as e:
+        raise UserError(f"{action} failed: {describe(e)}") from None

@@ -1,4 +1,7 @@
-"""What each sync stream sends: box column expressions and the central table and columns they land in.
+"""The box<->central contract: for each sync stream, the box rows it reads, the central table and columns they
+land in, and how (COPY or upsert). Adding a central table means a stream here and a migration there.
+
+The box side of each stream (its table, batches, cursors) is the buffer's schema: edge/store/schema.py.
 
 Central column names are matched against the catalog when the agent connects: a field lists the names it may
 have centrally (first present wins); required fields must exist, optional ones are sent when present.
@@ -8,6 +11,8 @@ Box times are int microseconds since the Unix epoch; `:device` is the box's devi
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from edge.store.schema import Stream
 
 
 @dataclass(frozen=True)
@@ -19,19 +24,23 @@ class Field:
 
 @dataclass(frozen=True)
 class StreamSpec:
-    name: str                    # ledger stream name; outbox stream
+    stream: Stream               # the outbox stream; with the buffer's id, its name in the central ledger
     table: str                   # central table
     fields: tuple[Field, ...]
     time_field: str              # box expression of the row's time (clock-skew flag, lag)
     upsert_key: tuple[str, ...] = ()  # set: rows are upserted on this key (later values win), never COPYed
     packed_text: bool = False    # text fields never NULL: fetched from SQLite as one joined string
 
+    @property
+    def name(self) -> str:
+        return self.stream.value
+
 
 def _f(box: str, *central: str, required: bool = False) -> Field:
     return Field(box, central, required)
 
 
-EVENTS = StreamSpec("events", "counting_events", (
+EVENTS = StreamSpec(Stream.EVENTS, "counting_events", (
     _f("event_id", "event_id", required=True),
     _f("device_id || '/' || camera", "camera_id", required=True),
     _f("ts_us", "event_ts", required=True),
@@ -44,7 +53,7 @@ EVENTS = StreamSpec("events", "counting_events", (
     _f("device_id", "device_id"),
 ), time_field="ts_us", packed_text=True)
 
-MINUTES = StreamSpec("minutes", "counting_results", (
+MINUTES = StreamSpec(Stream.MINUTES, "counting_results", (
     _f(":device || '/' || camera", "camera_id", required=True),
     _f("line", "line_name", required=True),
     _f("minute_us", "result_timestamp", required=True),
@@ -54,7 +63,7 @@ MINUTES = StreamSpec("minutes", "counting_results", (
     _f("updated_us", "updated_at", "box_updated_at"),
 ), time_field="minute_us", upsert_key=("camera_id", "line_name", "result_timestamp"), packed_text=True)
 
-CAMERA_HEALTH = StreamSpec("camera_health", "camera_health", (
+CAMERA_HEALTH = StreamSpec(Stream.CAMERA_HEALTH, "camera_health", (
     _f("device_id || '/' || camera", "camera_id", required=True),
     _f("ts_us", "health_ts", "recorded_at", "checked_at", "ts", required=True),
     _f("status", "status", required=True),
@@ -70,7 +79,7 @@ CAMERA_HEALTH = StreamSpec("camera_health", "camera_health", (
     _f("error", "error", "error_message", "last_error"),
 ), time_field="ts_us")
 
-BOX_HEALTH = StreamSpec("box_health", "box_health", (
+BOX_HEALTH = StreamSpec(Stream.BOX_HEALTH, "box_health", (
     _f("device_id", "device_id", required=True),
     _f("ts_us", "health_ts", "recorded_at", "checked_at", "ts", required=True),
     _f("cpu_percent", "cpu_percent"),
@@ -79,7 +88,7 @@ BOX_HEALTH = StreamSpec("box_health", "box_health", (
     _f("pending_rows", "pending_rows"),
 ), time_field="ts_us")
 
-ALERTS = StreamSpec("alerts", "box_alerts", (
+ALERTS = StreamSpec(Stream.ALERTS, "box_alerts", (
     _f(":device", "device_id", required=True),
     _f("ts_us", "alert_ts", required=True),
     _f("seq", "box_alert_id", required=True),
@@ -87,4 +96,6 @@ ALERTS = StreamSpec("alerts", "box_alerts", (
     _f("message", "message", required=True),
 ), time_field="ts_us")
 
-STREAMS: tuple[StreamSpec, ...] = (EVENTS, MINUTES, CAMERA_HEALTH, BOX_HEALTH, ALERTS)
+STREAMS: tuple[StreamSpec, ...] = (EVENTS, MINUTES, CAMERA_HEALTH, BOX_HEALTH, ALERTS)  # delivery order
+SPECS: dict[Stream, StreamSpec] = {spec.stream: spec for spec in STREAMS}
+assert tuple(SPECS) == tuple(Stream), "every box stream has its central side, in the delivery order"

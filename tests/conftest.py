@@ -1,103 +1,82 @@
-"""Shared fixtures: real data files, a throwaway PostgreSQL, a real RTSP server.
+"""Shared fixtures: real data files, throwaway PostgreSQL servers, real RTSP cameras.
 
-A missing data file or tool fails the test (it never skips): CI must have them.
+A missing data file or tool fails the test (it never skips): CI must have them. Tests that use a PostgreSQL or
+RTSP fixture get the `pg` or `rtsp` marker automatically, so `pytest -m "not pg and not rtsp"` runs the rest.
 """
 
 from __future__ import annotations
 
-import os
-import select
 import shutil
 import signal
-from signal import SIGTERM
-import socket
-import subprocess
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from edge.paths import REPO_ROOT, data_dir
+from models.paths import data_dir
+from tests.support import MissingInput, require
+from tests.support.pg import PgServer, database
+from tests.support.rtsp import RtspServer
 
-TOOLS = Path(os.environ.get("EDGE_TOOLS_DIR", REPO_ROOT.parent / "shared" / "tools"))
 PETS = "footage/pets09-s2l1"
+MARKERS = {"pg": {"pg_server", "pg_dsn", "pg_factory"}, "rtsp": {"rtsp_server", "rtsp_factory"}}
 
 
-def require(path: Path) -> Path:
-    if not path.exists():
-        pytest.fail(f"missing test input {path}: set EDGE_DATA_DIR / EDGE_TOOLS_DIR or provide ../shared")
-    return path
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in MARKERS.items():
+            if used & fixtures:
+                item.add_marker(marker)
+
+
+def _require(path: Path) -> Path:
+    try:
+        return require(path)
+    except MissingInput as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture(scope="session")
 def data() -> Path:
-    return require(data_dir())
+    return _require(data_dir())
 
 
 @pytest.fixture(scope="session")
 def pets_video(data: Path) -> Path:
-    return require(data / PETS / "video.avi")
+    return _require(data / PETS / "video.avi")
 
 
 @pytest.fixture(scope="session")
 def pets_gt(data: Path) -> Path:
-    return require(data / PETS / "gt_480x360.txt")
+    return _require(data / PETS / "gt_480x360.txt")
 
 
 @pytest.fixture(scope="session")
 def model_path(data: Path) -> Path:
-    return require(data / "models" / "yolox_nano.onnx")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PgServer:
-    """A throwaway PostgreSQL 15 on 127.0.0.1 (via ../shared/tools/pg_temp.sh); stop/start to simulate outages."""
-
-    def __init__(self) -> None:
-        self.dir = tempfile.mkdtemp(prefix="pg.", dir="/tmp")  # user postgres must reach it
-        self.port = free_port()
-        self.url = ""
-
-    def start(self) -> str:
-        out = subprocess.run(["bash", str(require(TOOLS / "pg_temp.sh")), "start", self.dir, str(self.port)],
-                             check=True, capture_output=True, text=True)
-        self.url = out.stdout.strip().splitlines()[-1]
-        return self.url
-
-    def stop(self) -> None:
-        subprocess.run(["bash", str(TOOLS / "pg_temp.sh"), "stop", self.dir], check=False, capture_output=True)
-
-    def dsn(self, dbname: str) -> str:
-        return self.url.rsplit("/", 1)[0] + "/" + dbname
+    return _require(data / "models" / "yolox_nano.onnx")
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    srv = PgServer()
-    srv.start()
-    yield srv
-    srv.stop()
-    shutil.rmtree(srv.dir, ignore_errors=True)
+def pg_factory() -> Iterator[Callable[..., PgServer]]:
+    """Start extra throwaway servers (started, stopped and removed at the end of the session)."""
+    servers: list[PgServer] = []
+
+    def start(**kwargs: str) -> PgServer:
+        srv = PgServer(**kwargs)
+        servers.append(srv)
+        srv.start()
+        return srv
+
+    yield start
+    for srv in servers:
+        srv.stop()
+        shutil.rmtree(srv.dir, ignore_errors=True)
 
 
-@contextmanager
-def database(server: PgServer, name: str) -> Iterator[str]:
-    """A fresh, empty database on `server` (a leftover of that name is dropped first), dropped afterwards."""
-    import psycopg
-
-    with psycopg.connect(server.url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield server.dsn(name)
-    with psycopg.connect(server.url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+@pytest.fixture(scope="session")
+def pg_server(pg_factory: Callable[..., PgServer]) -> PgServer:
+    return pg_factory()
 
 
 @pytest.fixture
@@ -107,49 +86,22 @@ def pg_dsn(pg_server: PgServer, request: pytest.FixtureRequest) -> Iterator[str]
         yield dsn
 
 
-class RtspServer:
-    """../shared/tools/rtsp_serve.py serving a video file as a live camera on 127.0.0.1."""
+@pytest.fixture
+def rtsp_factory(tmp_path: Path) -> Iterator[Callable[..., RtspServer]]:
+    """Start RTSP cameras serving a video (stopped after the test, even if it left one frozen)."""
+    servers: list[RtspServer] = []
 
-    def __init__(self, video: Path, log_path: Path, port: int = 0, path: str = "/cam") -> None:
-        self.video, self.log_path, self.port, self.path = video, log_path, port, path
-        self.proc: subprocess.Popen[str] | None = None
-        self.url = ""
+    def start(video: Path, port: int = 0, path: str = "/cam") -> RtspServer:
+        srv = RtspServer(video, tmp_path / f"rtsp_serve.{len(servers)}.log", port, path).start()
+        servers.append(srv)
+        return srv
 
-    def start(self, timeout: float = 20) -> "RtspServer":
-        with open(self.log_path, "a") as log:  # a file, not a pipe: a full pipe would block it
-            self.proc = subprocess.Popen(
-                ["/usr/bin/python3", str(require(TOOLS / "rtsp_serve.py")), str(self.video),
-                 "--port", str(self.port), "--path", self.path, "--die-with-parent"],
-                stdout=subprocess.PIPE, stderr=log, text=True)
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        line = self.proc.stdout.readline() if ready else ""
-        if not line.startswith("ready "):
-            self.stop()
-            raise RuntimeError(f"rtsp_serve did not start: {line!r}\n{Path(self.log_path).read_text()}")
-        self.url = line.split()[1]
-        self.port = int(self.url.rsplit(":", 1)[1].split("/", 1)[0])  # restart() reuses it
-        return self
-
-    def signal(self, sig: int) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-
-    def stop(self, sig: int = SIGTERM) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc and self.proc.stdout:
-            self.proc.stdout.close()
+    yield start
+    for srv in servers:
+        srv.signal(signal.SIGCONT)
+        srv.stop()
 
 
 @pytest.fixture
-def rtsp_server(pets_video: Path, tmp_path: Path) -> Iterator[RtspServer]:
-    srv = RtspServer(pets_video, tmp_path / "rtsp_serve.log").start()
-    yield srv
-    srv.signal(signal.SIGCONT)  # in case a test left it frozen
-    srv.stop()
+def rtsp_server(rtsp_factory: Callable[..., RtspServer], pets_video: Path) -> RtspServer:
+    return rtsp_factory(pets_video)

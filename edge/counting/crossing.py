@@ -21,23 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.settings import Settings
-from edge.detections import bottom_centre
-from edge.geometry import Line
-from edge.track import Tracks
-
-IN, OUT = "in", "out"
-
-
-class CounterSettings(Settings):
-    band_frac: float = 0.075      # hysteresis half-band as a fraction of the person's box height
-    min_band_px: float = 2.0
-    hold_frames: int = 4          # a crossing undone within this many frames is not counted
-    relink_frames: int = 50       # a track lost this recently may be continued by a new one ...
-    relink_dist: float = 0.5      # ... born within this many box heights of where it was lost ...
-    relink_height: float = 0.75   # ... whose box is at least this fraction of the other's height
-    forget_frames: int = 100      # state for tracks unseen this long is dropped
-    first_side_in_band: bool = True  # a track first seen inside the band takes the side it is on
+from edge.config import CounterSettings
+from edge.counting.line import Line
+from edge.records import Direction
+from edge.vision.detections import Tracks, bottom_centre
 
 
 @dataclass(frozen=True)
@@ -45,7 +32,7 @@ class Crossing:
     """One counted passage of one track over one line; `frame` is when the feet crossed it."""
 
     line: str
-    direction: str
+    direction: Direction
     track_id: int
     frame: int
     score: float
@@ -74,7 +61,7 @@ class LineCounter:
     def __init__(self, lines: list[Line], settings: CounterSettings = CounterSettings()) -> None:
         self.lines = lines
         self.settings = settings
-        self.totals: dict[str, dict[str, int]] = {ln.name: {IN: 0, OUT: 0} for ln in lines}
+        self.totals: dict[str, dict[str, int]] = {ln.name: {d: 0 for d in Direction} for ln in lines}
         self._mem: dict[int, _Memory] = {}
 
     @property
@@ -106,7 +93,7 @@ class LineCounter:
                 if state is not None and state.side != side and line.crosses(state.anchor, (x, y)):
                     # back over the line before the hold ran out: drop both moves
                     if mem.held.pop(line.name, None) is None:
-                        c = Crossing(line.name, IN if side > 0 else OUT, tid, since, score)
+                        c = Crossing(line.name, Direction.IN if side > 0 else Direction.OUT, tid, since, score)
                         mem.held[line.name] = (frame, c)
                 mem.sides[line.name] = _Side(side, (x, y), side, since)
         return self._settle(frame)

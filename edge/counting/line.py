@@ -10,7 +10,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from edge.errors import EdgeError
+from edge.errors import UserError
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 
@@ -27,9 +27,9 @@ class Line:
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
-            raise EdgeError(f"line name {self.name!r} is invalid: use 1-64 letters, digits, '_', '-' or '.'")
+            raise UserError(f"line name {self.name!r} is invalid: use 1-64 letters, digits, '_', '-' or '.'")
         if self.length == 0:
-            raise EdgeError(f"line {self.name!r} has zero length: give two different end points x1,y1,x2,y2")
+            raise UserError(f"line {self.name!r} has zero length: give two different end points x1,y1,x2,y2")
 
     @property
     def length(self) -> float:
@@ -72,13 +72,13 @@ def parse_line(spec: str) -> Line:
     name, sep, coords = spec.partition(":")
     parts = coords.split(",")
     if not sep or len(parts) != 4:
-        raise EdgeError(f"--line {spec!r} is malformed: write NAME:x1,y1,x2,y2 (e.g. door:0,150,480,150)")
+        raise UserError(f"--line {spec!r} is malformed: write NAME:x1,y1,x2,y2 (e.g. door:0,150,480,150)")
     try:
         x1, y1, x2, y2 = (float(v) for v in parts)
     except ValueError:
-        raise EdgeError(f"--line {spec!r} has a non-numeric coordinate: write NAME:x1,y1,x2,y2 in pixels") from None
+        raise UserError(f"--line {spec!r} has a non-numeric coordinate: write NAME:x1,y1,x2,y2 in pixels") from None
     if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
-        raise EdgeError(f"--line {spec!r} has a non-finite coordinate: use pixel values")
+        raise UserError(f"--line {spec!r} has a non-finite coordinate: use pixel values")
     return Line(name, x1, y1, x2, y2)
 
 
@@ -87,8 +87,8 @@ def check_lines(lines: list[Line], width: int, height: int, where: str = "") -> 
     seen: set[str] = set()
     for line in lines:
         if line.name in seen:
-            raise EdgeError(f"{where}line name {line.name!r} is used twice: give each line a unique name")
+            raise UserError(f"{where}line name {line.name!r} is used twice: give each line a unique name")
         seen.add(line.name)
         if not line.inside(width, height):
-            raise EdgeError(f"{where}line {line.name!r} ({line.x1:g},{line.y1:g} -> {line.x2:g},{line.y2:g}) lies "
+            raise UserError(f"{where}line {line.name!r} ({line.x1:g},{line.y1:g} -> {line.x2:g},{line.y2:g}) lies "
                             f"entirely outside the {width}x{height} frame: use pixel coordinates inside the image")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from edge.count import CounterSettings, Crossing, LineCounter
-from edge.detections import Detections
-from edge.geometry import Line
+from edge.config import CounterSettings, TrackerSettings
+from edge.counting.crossing import Crossing, LineCounter
+from edge.counting.line import Line
 from edge.records import CrossingEvent, uuid7
-from edge.track import ByteTracker, TrackerSettings
+from edge.vision.detections import Detections
+from edge.vision.tracker import ByteTracker
 
 
 @dataclass
@@ -43,8 +44,9 @@ class CameraPipeline:
     def _event(self, c: Crossing, now_ts_us: int) -> CrossingEvent:
         """The event, stamped with the capture time of the frame the crossing happened on."""
         ts_us = self._times.get(c.frame, now_ts_us)
-        return CrossingEvent(uuid7(ts_us), self.device_id, self.camera, c.line, c.direction, c.track_id,
-                             ts_us, c.frame, round(c.score, 4), self.model)
+        return CrossingEvent(event_id=uuid7(ts_us), device_id=self.device_id, camera=self.camera, line=c.line,
+                             direction=c.direction, track_id=c.track_id, ts_us=ts_us, frame=c.frame,
+                             score=round(c.score, 4), model=self.model)
 
     @property
     def totals(self) -> dict[str, dict[str, int]]:

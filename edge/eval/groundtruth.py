@@ -12,9 +12,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.count import IN, OUT
-from edge.errors import EdgeError
-from edge.geometry import Line
+from edge.counting.line import Line
+from edge.errors import UserError
+from edge.records import Direction
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class GtCrossing:
     """One labelled passage of track `track_id` over `line`, at the first frame on the new side."""
 
     line: str
-    direction: str
+    direction: Direction
     track_id: int
     frame: int
 
@@ -40,12 +40,12 @@ def load_tracks(path: Path, scale: float = 1.0) -> dict[int, list[tuple[int, flo
                     x, y, w, h = (float(v) * scale for v in row[2:6])
                     flag = int(float(row[6])) if len(row) > 6 else 1
                 except (ValueError, IndexError):
-                    raise EdgeError(f"ground truth {path} line {n} is malformed: expected "
+                    raise UserError(f"ground truth {path} line {n} is malformed: expected "
                                     "frame,id,bb_left,bb_top,bb_width,bb_height,flag,...") from None
                 if flag != 0:
                     tracks[tid].append((frame, x + w / 2, y + h))
     except OSError as e:
-        raise EdgeError(f"cannot read ground truth {path}: {e.strerror}: give a MOTChallenge gt.txt") from None
+        raise UserError(f"cannot read ground truth {path}: {e.strerror}: give a MOTChallenge gt.txt") from None
     return {tid: sorted(pts) for tid, pts in tracks.items()}
 
 
@@ -56,6 +56,6 @@ def gt_crossings(tracks: dict[int, list[tuple[int, float, float]]], lines: list[
         for (_, px, py), (frame, qx, qy) in zip(pts, pts[1:]):
             for line in lines:
                 if line.crosses((px, py), (qx, qy)):
-                    direction = IN if line.signed_distance(qx, qy) > 0 else OUT
+                    direction = Direction.IN if line.signed_distance(qx, qy) > 0 else Direction.OUT
                     out.append(GtCrossing(line.name, direction, tid, frame))
     return sorted(out, key=lambda c: (c.frame, c.line, c.track_id))

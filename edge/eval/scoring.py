@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from edge.count import IN, OUT
+from edge.records import Direction
 
 
 @dataclass(frozen=True)
@@ -13,7 +13,7 @@ class Score:
     """Counts of one line and direction (or the total): `matched` counted events met a gt event."""
 
     line: str
-    direction: str
+    direction: str               # in, out; "both" on the total row
     gt: int
     counted: int
     matched: int
@@ -72,7 +72,7 @@ def evaluate(gt: Iterable[tuple[str, str, int]], counted: Iterable[tuple[str, st
     gt, counted = list(gt), list(counted)
     rows = []
     for line in lines:
-        for direction in (IN, OUT):
+        for direction in Direction:
             g = [f for ln, d, f in gt if ln == line and d == direction]
             c = [f for ln, d, f in counted if ln == line and d == direction]
             rows.append(Score(line, direction, len(g), len(c), match(g, c, tolerance)))

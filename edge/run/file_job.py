@@ -8,15 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge.buffer import Buffer
-from edge.capture import FileSource, Frame
-from edge.count import CounterSettings
-from edge.detect import Detector
-from edge.geometry import Line, check_lines
-from edge.parallel import ordered_map, prefetch
-from edge.pipeline import CameraPipeline
+from edge.config import CounterSettings, TrackerSettings
+from edge.counting.line import Line, check_lines
+from edge.counting.pipeline import CameraPipeline
 from edge.records import CrossingEvent, now_us
-from edge.track import TrackerSettings
+from edge.run.parallel import ordered_map, prefetch
+from edge.store.buffer import Buffer
+from edge.video.file import FileSource
+from edge.vision.detector import Detector
 
 log = logging.getLogger("edge.count")
 
@@ -64,7 +63,6 @@ def count_video(video: Path, lines: list[Line], detector: Detector, *, device_id
         start = time.perf_counter()
         detected = ordered_map(prefetch(iter(source), lambda f: f), lambda f: (f, detector(f.image)), workers)
         for frame, dets in detected:
-            frame: Frame
             keep(pipe.step(dets, frame.index, frame.ts_us))
             frames, ts_us = frame.index, frame.ts_us
             if on_frame is not None:

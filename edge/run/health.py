@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.records import CameraHealth
-from edge.stream import StreamStats
+from edge.records import CameraHealth, CameraStatus
+from edge.video.source import StreamStats
 
 
 @dataclass
@@ -28,11 +28,11 @@ class HealthWindow:
         lat = np.percentile(self.latencies_ms, [50, 95]) if self.latencies_ms else (None, None)
         drop_rate = dropped / wanted if wanted else 0.0
         if frozen or not stats.online:
-            status = "offline"
+            status = CameraStatus.OFFLINE
         elif drop_rate > 0.2 or stats.reconnects > before.reconnects:
-            status = "degraded"
+            status = CameraStatus.DEGRADED
         else:
-            status = "online"
+            status = CameraStatus.ONLINE
         return CameraHealth(
             ts_us=now_us, device_id=device_id, camera=camera, status=status,
             fps_in=round(received / seconds, 2), fps_processed=round(self.processed / seconds, 2),

@@ -23,26 +23,23 @@ from pathlib import Path
 
 import psutil
 
-from edge.buffer import Buffer
-from edge.buffer_writer import BufferWriter
-from edge.capture import Frame
-from edge.detections import Detections
 from edge.config import BoxConfig
-from edge.detect import Detector, concurrent_calls, parallel_detector
-from edge.errors import EdgeError
-from edge.geometry import check_lines
-from edge.health import HealthWindow
-from edge.malloc import trim
-from edge.pipeline import CameraPipeline
+from edge.counting.line import check_lines
+from edge.counting.pipeline import CameraPipeline
+from edge.errors import Fatal, UserError
 from edge.records import BoxHealth, CrossingEvent, now_us
-from edge.stream import FileStream, LiveStream, StreamStats
-from sync.outbox import OutboxView
+from edge.run.health import HealthWindow
+from edge.run.malloc import trim
+from edge.store.buffer import Buffer
+from edge.store.held import HeldWrites
+from edge.store.outbox import OutboxView
+from edge.video.file import FileStream
+from edge.video.live import LiveStream
+from edge.video.source import Frame, Source, StreamStats, is_live
+from edge.vision.detections import Detections
+from edge.vision.detector import Detector, concurrent_calls, parallel_detector
 
 log = logging.getLogger("edge.run")
-
-
-def is_live(source: str) -> bool:
-    return source.lower().startswith(("rtsp://", "rtsps://", "http://", "https://"))
 
 
 @dataclass
@@ -50,7 +47,7 @@ class Camera:
     """One camera's stream, counting pipeline and health window."""
 
     name: str
-    stream: LiveStream | FileStream
+    stream: Source
     pipeline: CameraPipeline
     window: HealthWindow = field(default_factory=HealthWindow)
     baseline: StreamStats = field(default_factory=StreamStats)
@@ -80,9 +77,9 @@ class Runner:
             pipe = CameraPipeline(config.device_id, cam.name, lines, self.detector.name, config.tracker, config.counter)
             self.cameras.append(Camera(cam.name, stream, pipe))
         if not self.cameras:
-            raise EdgeError("no enabled camera in the config: add a [[cameras]] entry with a name and a source")
+            raise UserError("no enabled camera in the config: add a [[cameras]] entry with a name and a source")
         self.buffer = Buffer(config.buffer.path, config.buffer.synchronous)
-        self.writer = BufferWriter(self.buffer)
+        self.writer = HeldWrites(self.buffer)
 
     def stop(self, *_: object) -> None:
         self.stopping.set()
@@ -121,7 +118,7 @@ class Runner:
                 c.stream.join(timeout=max(0.0, deadline - time.monotonic()))
             self.buffer.close()
         if (lost := self.writer.unsaved()) is not None:
-            raise EdgeError(lost)
+            raise Fatal(lost)
 
     def _dispatch(self, pool: ThreadPoolExecutor, inflight: dict[Future[Detections], tuple[Camera, Frame]]) -> None:
         """Fill free inference slots with the newest due frames, one camera after the other."""
@@ -177,7 +174,7 @@ class Runner:
         h, w = cam.shape = frame.image.shape[:2]
         try:
             check_lines(cam.pipeline.lines, w, h, where=f"camera {cam.name}: ")
-        except EdgeError as e:  # counted anyway (the camera may have changed resolution); say so loudly
+        except UserError as e:  # counted anyway (the camera may have changed resolution); say so loudly
             log.error("line outside frame", extra={"camera": cam.name, "error": str(e)})
 
     def _health(self, seconds: float, process: psutil.Process) -> None:
@@ -200,8 +197,9 @@ class Runner:
             except sqlite3.Error as e:
                 self.writer.refused(e)
                 return
-            self.writer.record_health(records, BoxHealth(ts, self.config.device_id, process.cpu_percent(),
-                                                         process.memory_info().rss / 2**20, size, pending))
+            self.writer.record_health(records, BoxHealth(
+                ts_us=ts, device_id=self.config.device_id, cpu_percent=process.cpu_percent(),
+                mem_mb=process.memory_info().rss / 2**20, buffer_bytes=size, pending_rows=pending))
 
 
 def run(config: BoxConfig) -> Runner:

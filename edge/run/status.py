@@ -8,19 +8,20 @@ from pathlib import Path
 from typing import Any
 
 from edge.config import BoxConfig
-from edge.errors import EdgeError
+from edge.errors import UserError
+from edge.humanize import ago
 from edge.records import now_us
-from sync.outbox import OutboxView
+from edge.store.outbox import OutboxView
 
 
 def _open_readonly(path: Path) -> sqlite3.Connection:
     if not path.is_file():
-        raise EdgeError(f"buffer {path} does not exist yet: start `edge run` (or check [buffer] path in the config)")
+        raise UserError(f"buffer {path} does not exist yet: start `edge run` (or check [buffer] path in the config)")
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         conn.execute("SELECT 1 FROM crossings LIMIT 1")
     except sqlite3.Error as e:
-        raise EdgeError(f"cannot read buffer {path}: {e}: is it an edge-counter buffer?") from None
+        raise UserError(f"cannot read buffer {path}: {e}: is it an edge-counter buffer?") from None
     return conn
 
 
@@ -57,19 +58,12 @@ def box_status(config: BoxConfig) -> dict[str, Any]:
         "cameras": cameras,
         "buffer": {"path": str(path), "bytes": size, "crossings": rows},
         "sync": sync,
-        "disk": {"total_bytes": disk.total, "free_bytes": disk.free, "used_percent": round(100 * disk.used / disk.total, 1)},
+        "disk": {
+            "total_bytes": disk.total,
+            "free_bytes": disk.free,
+            "used_percent": round(100 * disk.used / disk.total, 1),
+        },
     }
-
-
-def duration(seconds: float) -> str:
-    """A duration as an operator reads it: 45 s, 12 min, 3 h."""
-    s = max(0, int(seconds))
-    return f"{s} s" if s < 120 else f"{s // 60} min" if s < 7200 else f"{s // 3600} h"
-
-
-def ago(seconds: float | None) -> str:
-    """That long ago ("12 min ago"); None: "never"."""
-    return "never" if seconds is None else f"{duration(seconds)} ago"
 
 
 def render(status: dict[str, Any]) -> str:
@@ -79,12 +73,15 @@ def render(status: dict[str, Any]) -> str:
         fps_in = f"{c['fps_in']:.1f}" if c["fps_in"] is not None else "-"
         fps_p = f"{c['fps_processed']:.1f}" if c["fps_processed"] is not None else "-"
         last = ago(None if c["last_crossing_us"] is None else (now - c["last_crossing_us"]) / 1e6)
-        out.append(f"{name:<16}{c['status']:<10}{fps_in:>8}{fps_p:>10}  {last}"
-                   + (f"  ({c['error']})" if c["error"] else ""))
+        out.append(
+            f"{name:<16}{c['status']:<10}{fps_in:>8}{fps_p:>10}  {last}" + (f"  ({c['error']})" if c["error"] else "")
+        )
     b, d = status["buffer"], status["disk"]
     out.append(f"buffer {b['path']}: {b['crossings']} crossings, {b['bytes'] / 1e6:.1f} MB")
     s = status["sync"]
-    out.append(f"sync: {s['rows_pending']} rows pending, lag {s['oldest_pending_age_s']:.0f} s, "
-               f"{s['dead_letters']} dead letters")
+    out.append(
+        f"sync: {s['rows_pending']} rows pending, lag {s['oldest_pending_age_s']:.0f} s, "
+        f"{s['dead_letters']} dead letters"
+    )
     out.append(f"disk: {d['used_percent']}% used, {d['free_bytes'] / 1e9:.1f} GB free")
     return "\n".join(out)

@@ -14,18 +14,20 @@ import time
 from collections import deque
 from collections.abc import Iterable
 
-from edge.buffer import Buffer
 from edge.records import BoxHealth, CameraHealth, CrossingEvent
+from edge.store.buffer import Buffer
 
 log = logging.getLogger("edge.buffer")
 
 
 def _is_refusal(e: sqlite3.Error) -> bool:
     """Full, unwritable, locked or damaged storage; not a bug in what was written (those must surface)."""
-    return isinstance(e, sqlite3.DatabaseError) and not isinstance(e, (sqlite3.IntegrityError, sqlite3.ProgrammingError))
+    return isinstance(e, sqlite3.DatabaseError) and not isinstance(
+        e, (sqlite3.IntegrityError, sqlite3.ProgrammingError)
+    )
 
 
-class BufferWriter:
+class HeldWrites:
     """The runner's writes to `buffer`; at most `limit` refused crossings are held (the oldest go first)."""
 
     def __init__(self, buffer: Buffer, limit: int = 500_000, log_every_s: float = 30.0) -> None:
@@ -74,14 +76,22 @@ class BufferWriter:
         now = time.monotonic()
         if first or now - self._logged_at >= self.log_every_s:
             self._logged_at = now
-            log.error("buffer refuses writes, crossings held in memory",
-                      extra={"path": str(self.buffer.path), "error": self.error, "held": len(self.held),
-                             "dropped": self.dropped, "fix": "free disk space or check the buffer file"})
+            log.error(
+                "buffer refuses writes, crossings held in memory",
+                extra={
+                    "path": str(self.buffer.path),
+                    "error": self.error,
+                    "held": len(self.held),
+                    "dropped": self.dropped,
+                    "fix": "free disk space or check the buffer file",
+                },
+            )
 
     def unsaved(self) -> str | None:
         """What is lost if the process ends now, as an error message (None if nothing)."""
         if not self.held:
             return None
-        return (f"buffer {self.buffer.path} refuses writes ({self.error}): {len(self.held)} crossings not stored: "
-                "free disk space or repair the buffer file, then restart edge run")
-
+        return (
+            f"buffer {self.buffer.path} refuses writes ({self.error}): {len(self.held)} crossings not stored: "
+            "free disk space or repair the buffer file, then restart edge run"
+        )

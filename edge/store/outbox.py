@@ -1,5 +1,5 @@
 """Box side of the sync: numbered batches fixed in the SQLite buffer before sending, sent marks, dead letters,
-pruning, alerts. Schema: migration 1 in edge/buffer.py.
+pruning, alerts. Schema: edge/store/schema.py (migrations 1-3).
 
 A batch is fixed (stream, number, seq range or minute snapshot) in one SQLite transaction before it is sent,
 so a re-send after a crash carries exactly the same rows. Batch numbers and seq cursors live in
@@ -14,18 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.buffer import Buffer
 from edge.records import now_us
-
-SEQ_TABLES = {"events": "crossings", "camera_health": "camera_health", "box_health": "box_health",
-              "alerts": "sync_alerts"}
-STREAMS = ("events", "minutes", "camera_health", "box_health", "alerts")  # alerts last: those raised on the way go too
-SYNC_SCHEMA_VERSION = 3  # buffer migrations 1 and 2 hold the sync state (3 adds the alerts stream)
+from edge.store.buffer import Buffer
+from edge.store.schema import SEQ_TABLES, SYNC_SCHEMA_VERSION, Stream
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Batch:
-    stream: str
+    stream: Stream
     ledger_stream: str           # the stream's name in the central ledger: unique to this buffer
     batch_no: int
     first_seq: int
@@ -48,19 +44,19 @@ class OutboxView:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def _cursor(self, stream: str) -> tuple[int, int, str]:
+    def _cursor(self, stream: Stream) -> tuple[int, int, str]:
         next_seq, next_batch_no, ledger = self.conn.execute(
             "SELECT next_seq, next_batch_no, ledger_stream FROM sync_streams WHERE stream = ?", (stream,)).fetchone()
         return next_seq, next_batch_no, ledger
 
-    def pending(self, stream: str, limit: int = -1) -> Pending:
+    def pending(self, stream: Stream, limit: int = -1) -> Pending:
         """Rows not in any batch yet, counted up to `limit` (-1: all): enough to decide on a batch, cheaply."""
-        if stream == "minutes":
+        if stream == Stream.MINUTES:
             n, oldest = self.conn.execute(
                 "SELECT COUNT(*), MIN(m.updated_us) FROM sync_dirty_minutes d JOIN minute_counts m "
                 "USING (camera, line, minute_us)").fetchone()
             return Pending(n, oldest)
-        table = SEQ_TABLES[stream]
+        table = SEQ_TABLES[Stream(stream)]
         next_seq, _, _ = self._cursor(stream)
         n = self.conn.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE seq >= ? LIMIT ?)",
                               (next_seq, limit)).fetchone()[0]
@@ -68,7 +64,7 @@ class OutboxView:
                                    (next_seq,)).fetchone()
         return Pending(n, oldest[0] if oldest else None)
 
-    def backlog(self, stream: str) -> Pending:
+    def backlog(self, stream: Stream) -> Pending:
         """Everything not yet confirmed by central, batched or not: rows and the time stamp of the oldest."""
         pending = self.pending(stream)
         batched, first_seq, first_batch = self.conn.execute(
@@ -76,38 +72,54 @@ class OutboxView:
             "WHERE stream = ? AND sent_us IS NULL", (stream,)).fetchone()
         oldest = pending.oldest_us
         if first_batch is not None:
-            if stream == "minutes":
+            if stream == Stream.MINUTES:
                 row = self.conn.execute("SELECT MIN(updated_us) FROM sync_minute_rows WHERE batch_no = ?",
                                         (first_batch,)).fetchone()
             else:
-                row = self.conn.execute(f"SELECT ts_us FROM {SEQ_TABLES[stream]} WHERE seq >= ? ORDER BY seq LIMIT 1",
-                                        (first_seq,)).fetchone()
+                row = self.conn.execute(
+                    f"SELECT ts_us FROM {SEQ_TABLES[Stream(stream)]} WHERE seq >= ? ORDER BY seq LIMIT 1", (first_seq,)
+                ).fetchone()
             oldest = row[0] if row and row[0] is not None else oldest
         return Pending(pending.rows + batched, oldest)
 
-    def unsent(self, stream: str) -> list[Batch]:
+    def unsent(self, stream: Stream) -> list[Batch]:
         """Batches fixed but not yet confirmed by central, oldest first."""
         rows = self.conn.execute(
             "SELECT b.stream, s.ledger_stream, b.batch_no, b.first_seq, b.last_seq, b.row_count, b.created_us "
             "FROM sync_batches b JOIN sync_streams s USING (stream) "
-            "WHERE b.stream = ? AND b.sent_us IS NULL ORDER BY b.batch_no", (stream,)).fetchall()
-        return [Batch(*r) for r in rows]
+            "WHERE b.stream = ? AND b.sent_us IS NULL ORDER BY b.batch_no",
+            (stream,),
+        ).fetchall()
+        return [
+            Batch(
+                stream=Stream(r[0]),
+                ledger_stream=r[1],
+                batch_no=r[2],
+                first_seq=r[3],
+                last_seq=r[4],
+                row_count=r[5],
+                created_us=r[6],
+            )
+            for r in rows
+        ]
 
     def dead_letter_count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM sync_dead_letters").fetchone()[0])
 
-    def streams(self) -> list[str]:
+    def streams(self) -> list[Stream]:
         """The streams of this buffer's schema (one not migrated yet, read by `edge status`, may lack some)."""
-        return [s for (s,) in self.conn.execute("SELECT stream FROM sync_streams")]
+        return [Stream(s) for (s,) in self.conn.execute("SELECT stream FROM sync_streams")]
 
     def summary(self, now_us: int) -> dict[str, float | int]:
         """Rows not yet confirmed by central (all streams), how long the oldest has waited (the sync lag),
         rows in the dead-letter table."""
         backlogs = [self.backlog(s) for s in self.streams()]
         oldest = min((b.oldest_us for b in backlogs if b.oldest_us is not None), default=None)
-        return {"rows_pending": sum(b.rows for b in backlogs),
-                "oldest_pending_age_s": max(0.0, (now_us - oldest) / 1e6) if oldest is not None else 0.0,
-                "dead_letters": self.dead_letter_count()}
+        return {
+            "rows_pending": sum(b.rows for b in backlogs),
+            "oldest_pending_age_s": max(0.0, (now_us - oldest) / 1e6) if oldest is not None else 0.0,
+            "dead_letters": self.dead_letter_count(),
+        }
 
 
 class Outbox(OutboxView):
@@ -121,45 +133,64 @@ class Outbox(OutboxView):
     def close(self) -> None:
         self._buffer.close()
 
-    def __enter__(self) -> "Outbox":
+    def __enter__(self) -> Outbox:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def cut(self, stream: str, limit: int, now_us: int) -> Batch | None:
+    def cut(self, stream: Stream, limit: int, now_us: int) -> Batch | None:
         """Fix the next batch of up to `limit` rows not yet batched; None when there are none."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             next_seq, batch_no, ledger = self._cursor(stream)
-            if stream == "minutes":
+            if stream == Stream.MINUTES:
                 n = self.conn.execute(
                     "INSERT INTO sync_minute_rows SELECT ?, camera, line, minute_us, count_in, count_out, updated_us "
                     "FROM sync_dirty_minutes JOIN minute_counts USING (camera, line, minute_us) "
-                    "ORDER BY updated_us LIMIT ?", (batch_no, limit)).rowcount
+                    "ORDER BY updated_us LIMIT ?",
+                    (batch_no, limit),
+                ).rowcount
                 self.conn.execute(
                     "DELETE FROM sync_dirty_minutes WHERE (camera, line, minute_us) IN "
-                    "(SELECT camera, line, minute_us FROM sync_minute_rows WHERE batch_no = ?)", (batch_no,))
+                    "(SELECT camera, line, minute_us FROM sync_minute_rows WHERE batch_no = ?)",
+                    (batch_no,),
+                )
                 first, last = 0, 0
             else:
                 last, n = self.conn.execute(
-                    f"SELECT MAX(seq), COUNT(*) FROM (SELECT seq FROM {SEQ_TABLES[stream]} WHERE seq >= ? "
-                    "ORDER BY seq LIMIT ?)", (next_seq, limit)).fetchone()
+                    f"SELECT MAX(seq), COUNT(*) FROM (SELECT seq FROM {SEQ_TABLES[Stream(stream)]} WHERE seq >= ? "
+                    "ORDER BY seq LIMIT ?)",
+                    (next_seq, limit),
+                ).fetchone()
                 first = next_seq
             if n == 0:
                 return None
-            batch = Batch(stream, ledger, batch_no, first, last, n, now_us)
-            self.conn.execute("INSERT INTO sync_batches (stream, batch_no, first_seq, last_seq, row_count, created_us) "
-                              "VALUES (?, ?, ?, ?, ?, ?)", (stream, batch_no, first, last, n, now_us))
-            self.conn.execute("UPDATE sync_streams SET next_seq = ?, next_batch_no = ? WHERE stream = ?",
-                              (last + 1 if stream != "minutes" else next_seq, batch_no + 1, stream))
+            batch = Batch(
+                stream=Stream(stream),
+                ledger_stream=ledger,
+                batch_no=batch_no,
+                first_seq=first,
+                last_seq=last,
+                row_count=n,
+                created_us=now_us,
+            )
+            self.conn.execute(
+                "INSERT INTO sync_batches (stream, batch_no, first_seq, last_seq, row_count, created_us) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (stream, batch_no, first, last, n, now_us),
+            )
+            self.conn.execute(
+                "UPDATE sync_streams SET next_seq = ?, next_batch_no = ? WHERE stream = ?",
+                (last + 1 if stream != Stream.MINUTES else next_seq, batch_no + 1, stream),
+            )
         return batch
 
     def rows(self, batch: Batch, select: str, device_id: str, chunk: int = 2000) -> Iterator[list[tuple]]:
         """The batch's rows in order, `chunk` at a time; `select` lists the stream's column expressions
         (`:device` stands for the device id)."""
         args = {"device": device_id, "batch_no": batch.batch_no, "first": batch.first_seq, "last": batch.last_seq}
-        if batch.stream == "minutes":
+        if batch.stream == Stream.MINUTES:
             sql = f"SELECT {select} FROM sync_minute_rows WHERE batch_no = :batch_no ORDER BY camera, line, minute_us"
         else:
             sql = f"SELECT {select} FROM {SEQ_TABLES[batch.stream]} WHERE seq BETWEEN :first AND :last ORDER BY seq"
@@ -170,28 +201,37 @@ class Outbox(OutboxView):
         finally:
             cursor.close()
 
-    def record_dead_letters(self, batch: Batch, columns: tuple[str, ...], dead: list[tuple[tuple, str]],
-                            now_us: int) -> None:
+    def record_dead_letters(
+        self, batch: Batch, columns: tuple[str, ...], dead: list[tuple[tuple, str]], now_us: int
+    ) -> None:
         """Replace the batch's dead letters (a retried batch may reject fewer or other rows)."""
         with self.conn:
-            self.conn.execute("DELETE FROM sync_dead_letters WHERE stream = ? AND batch_no = ?",
-                              (batch.stream, batch.batch_no))
+            self.conn.execute(
+                "DELETE FROM sync_dead_letters WHERE stream = ? AND batch_no = ?", (batch.stream, batch.batch_no)
+            )
             self.conn.executemany(
                 "INSERT INTO sync_dead_letters (stream, batch_no, row_json, error, created_us) VALUES (?, ?, ?, ?, ?)",
-                [(batch.stream, batch.batch_no, json.dumps(dict(zip(columns, row))), error, now_us)
-                 for row, error in dead])
+                [
+                    (batch.stream, batch.batch_no, json.dumps(dict(zip(columns, row))), error, now_us)
+                    for row, error in dead
+                ],
+            )
 
     def mark_sent(self, batch: Batch, now_us: int) -> None:
         with self.conn:
-            self.conn.execute("UPDATE sync_batches SET sent_us = ? WHERE stream = ? AND batch_no = ?",
-                              (now_us, batch.stream, batch.batch_no))
-            if batch.stream == "minutes":
+            self.conn.execute(
+                "UPDATE sync_batches SET sent_us = ? WHERE stream = ? AND batch_no = ?",
+                (now_us, batch.stream, batch.batch_no),
+            )
+            if batch.stream == Stream.MINUTES:
                 self.conn.execute("DELETE FROM sync_minute_rows WHERE batch_no = ?", (batch.batch_no,))
 
     def alert(self, kind: str, message: str, now_us: int) -> None:
         """Record an alert for the operator; the alerts stream delivers it to central `box_alerts`."""
         with self.conn:
-            self.conn.execute("INSERT INTO sync_alerts (ts_us, kind, message) VALUES (?, ?, ?)", (now_us, kind, message))
+            self.conn.execute(
+                "INSERT INTO sync_alerts (ts_us, kind, message) VALUES (?, ?, ?)", (now_us, kind, message)
+            )
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
@@ -206,7 +246,9 @@ class Outbox(OutboxView):
                 sent_upto, unsent_from, newest = self.conn.execute(
                     "SELECT (SELECT MAX(last_seq) + 1 FROM sync_batches WHERE stream = ?1 AND sent_us <= ?2), "
                     "(SELECT MIN(first_seq) FROM sync_batches WHERE stream = ?1 AND sent_us IS NULL), "
-                    f"(SELECT MAX(seq) FROM {table})", (stream, cutoff_us)).fetchone()
+                    f"(SELECT MAX(seq) FROM {table})",
+                    (stream, cutoff_us),
+                ).fetchone()
                 if sent_upto is None or newest is None:
                     continue
                 bound = min(b for b in (sent_upto, unsent_from, newest) if b is not None)
@@ -214,7 +256,9 @@ class Outbox(OutboxView):
             deleted += self.conn.execute(
                 "DELETE FROM minute_counts WHERE minute_us < ?1 AND updated_us < ?1 AND NOT EXISTS "
                 "(SELECT 1 FROM sync_dirty_minutes d WHERE d.camera = minute_counts.camera "
-                "AND d.line = minute_counts.line AND d.minute_us = minute_counts.minute_us)", (cutoff_us,)).rowcount
+                "AND d.line = minute_counts.line AND d.minute_us = minute_counts.minute_us)",
+                (cutoff_us,),
+            ).rowcount
             self.conn.execute("DELETE FROM sync_batches WHERE sent_us <= ?", (cutoff_us,))
         return deleted
 

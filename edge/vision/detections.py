@@ -1,4 +1,4 @@
-"""Small composable detection type shared by detector, tracker and counter."""
+"""Small composable types shared by detector, tracker and counter: boxes of one frame, with or without ids."""
 
 from __future__ import annotations
 
@@ -15,19 +15,32 @@ class Detections:
     score: np.ndarray
 
     @classmethod
-    def empty(cls) -> "Detections":
+    def empty(cls) -> Detections:
         return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32))
 
     def __len__(self) -> int:
         return len(self.score)
 
-    def __getitem__(self, index: np.ndarray | slice) -> "Detections":
+    def __getitem__(self, index: np.ndarray | slice) -> Detections:
         return Detections(self.xyxy[index], self.score[index])
+
+
+@dataclass(frozen=True)
+class Tracks:
+    """Confirmed tracks of one frame: ids, boxes (xyxy) and the score of the matched detection."""
+
+    track_id: np.ndarray
+    xyxy: np.ndarray
+    score: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.track_id)
 
 
 def bottom_centre(xyxy: np.ndarray) -> np.ndarray:
     """(N, 2) bottom-centre points of (N, 4) boxes: where a person's feet are."""
-    return np.stack([(xyxy[:, 0] + xyxy[:, 2]) * 0.5, xyxy[:, 3]], axis=1)
+    points: np.ndarray = np.stack([(xyxy[:, 0] + xyxy[:, 2]) * 0.5, xyxy[:, 3]], axis=1)
+    return points
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -39,4 +52,5 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     inter = np.prod(np.clip(br - tl, 0, None), axis=2)
     area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
     area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+    iou: np.ndarray = inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+    return iou

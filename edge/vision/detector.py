@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from edge.settings import Settings
-from edge.detections import Detections
-from models.registry import ModelSpec, locate, open_session, spec
+from edge.config import DetectorSettings
+from edge.errors import UserError
+from edge.vision.detections import Detections
+from models.registry import ModelError, ModelSpec, locate, open_session, spec
 
 PAD_VALUE = 114
-
-
-class DetectorSettings(Settings):
-    model: str = "yolox-nano"
-    model_path: Path | None = None
-    model_dir: Path | None = None
-    score_threshold: float = 0.1   # floor: the tracker uses 0.1..0.5 detections to keep occluded people
-    nms_iou: float = 0.45
-    threads: int = 2
-    fp16: bool = True                     # TensorRT only: half-precision engines (check with edge eval on the box)
-    engine_cache_dir: Path | None = None  # TensorRT engines; default $CACHE_DIRECTORY or ~/.cache/edge-counter
 
 
 def letterbox(frame: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float]:
@@ -73,8 +61,8 @@ class YoloxDecoder:
         h, w = frame_shape[:2]
         np.clip(xyxy, 0, [w, h, w, h], out=xyxy)
         xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
-        idx = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), self.score_threshold, self.nms_iou)
-        idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+        kept = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), self.score_threshold, self.nms_iou)
+        idx = np.asarray(kept, dtype=np.int64).reshape(-1)
         return Detections(xyxy[idx].astype(np.float32), scores[idx].astype(np.float32))
 
 
@@ -82,10 +70,13 @@ class Detector:
     """An onnxruntime session plus pre/post-processing; one instance serves every camera."""
 
     def __init__(self, settings: DetectorSettings = DetectorSettings()) -> None:
-        self.spec = spec(settings.model)
-        self.path = locate(self.spec, settings.model_path, settings.model_dir)
-        self.session = open_session(self.spec, self.path, settings.threads, settings.fp16,
-                                    settings.engine_cache_dir)
+        try:  # the model layer's errors are the user's to fix, like every other bad setting
+            self.spec = spec(settings.model)
+            self.path = locate(self.spec, settings.model_path, settings.model_dir)
+            self.session = open_session(self.spec, self.path, settings.threads, settings.fp16,
+                                        settings.engine_cache_dir)
+        except ModelError as e:
+            raise UserError(str(e)) from None
         self.decode = YoloxDecoder(self.spec, settings.score_threshold, settings.nms_iou)
         self.providers: list[str] = self.session.get_providers()
 

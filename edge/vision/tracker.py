@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from edge.settings import Settings
-from edge.detections import Detections, iou_matrix
+from edge.config import TrackerSettings
+from edge.vision.detections import Detections, Tracks, iou_matrix
 
 # Constant-velocity model on (cx, cy, aspect, h); noise scales with box height, as in SORT/ByteTrack.
 _NDIM = 4
@@ -22,28 +22,6 @@ _F = np.eye(2 * _NDIM)
 _F[:_NDIM, _NDIM:] = np.eye(_NDIM)
 _H = np.eye(_NDIM, 2 * _NDIM)
 _STD_POS, _STD_VEL = 1.0 / 20, 1.0 / 160
-
-
-class TrackerSettings(Settings):
-    high_threshold: float = 0.6   # detections at or above take part in the first association
-    low_threshold: float = 0.1    # detections between low and high may rescue tracked boxes
-    new_track_threshold: float = 0.6
-    match_iou: float = 0.2        # first stage: minimum IoU to associate
-    low_match_iou: float = 0.5    # second stage (low-score detections)
-    unconfirmed_match_iou: float = 0.3
-    lost_frames: int = 30         # how long a lost track may be re-found
-
-
-@dataclass(frozen=True)
-class Tracks:
-    """Confirmed tracks of one frame: ids, boxes (xyxy) and the score of the matched detection."""
-
-    track_id: np.ndarray
-    xyxy: np.ndarray
-    score: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.track_id)
 
 
 def _xyxy_to_xyah(b: np.ndarray) -> np.ndarray:
@@ -62,7 +40,7 @@ class _Track:
     lost: bool = False
 
     @classmethod
-    def start(cls, track_id: int, box: np.ndarray, score: float, frame: int) -> "_Track":
+    def start(cls, track_id: int, box: np.ndarray, score: float, frame: int) -> _Track:
         z = _xyxy_to_xyah(box)
         h = z[3]
         std = np.array([2 * _STD_POS * h, 2 * _STD_POS * h, 1e-2, 2 * _STD_POS * h,
@@ -138,6 +116,10 @@ class ByteTracker:
     _tracks: list[_Track] = field(default_factory=list)
     _next_id: int = 1
 
+    def reset(self) -> None:
+        """Forget every track (a camera back at another resolution, new lines): ids keep counting up."""
+        self._tracks = []
+
     def update(self, dets: Detections, frame: int) -> Tracks:
         s = self.settings
         _predict(self._tracks)
@@ -161,7 +143,7 @@ class ByteTracker:
         # Unconfirmed tracks get the remaining confident detections, or die.
         hi_left, hi_left_score = hi_box[rest_d], hi_score[rest_d]
         pairs3, dead, new_d = _associate(pending, hi_left, s.unconfirmed_match_iou, hi_left_score)
-        for ti, di in pairs3:
+        for ti, _ in pairs3:
             pending[ti].confirmed = True
         matched += [(pending[ti], hi_left[di], hi_left_score[di]) for ti, di in pairs3]
         if matched:

@@ -1,7 +1,8 @@
 """PostgreSQL binary COPY encoding of buffer rows, specialised once per column-type list.
 
 Box values arrive as SQLite gives them: text, int, float, None; UUIDs as 32 hex digits (SQLite drops the
-dashes); times as int microseconds since the Unix epoch. Fixed-width columns are packed with one `struct` call per row and text columns come from a
+dashes); times as int microseconds since the Unix epoch. Fixed-width columns are packed with one `struct` call per
+row and text columns come from a
 cache keyed by their values (camera, line, direction and model repeat on every row), which keeps encoding
 ahead of the server's COPY. The COPY column order is the encoder's (`order`): fixed-width first, then text.
 """
@@ -24,8 +25,8 @@ _FIXED: dict[str, tuple[str, int, str]] = {
     "float4": ("f", 4, "{v}"),
     "float8": ("d", 8, "{v}"),
     "bool": ("?", 1, "{v}"),
-    "timestamptz": ("q", 8, "{v} - %d" % PG_EPOCH_US),
-    "timestamp": ("q", 8, "{v} - %d" % PG_EPOCH_US),
+    "timestamptz": ("q", 8, f"{{v}} - {PG_EPOCH_US}"),
+    "timestamp": ("q", 8, f"{{v}} - {PG_EPOCH_US}"),
     "uuid": ("16s", 16, "fromhex({v})"),
 }
 # what SQLite does to a box expression {e} before Python sees it (cheaper there than in Python)
@@ -45,8 +46,9 @@ def supported(type_name: str) -> bool:
 
 def _compile(source: str, name: str, extra: dict[str, object] | None = None) -> Callable[..., object]:
     """A function from source built here out of the fixed tables above (never from data)."""
-    scope: dict[str, object] = dict(_SCOPE, struct_error=(struct.error, TypeError, AttributeError, ValueError),
-                                    **(extra or {}))
+    scope: dict[str, object] = dict(
+        _SCOPE, struct_error=(struct.error, TypeError, AttributeError, ValueError), **(extra or {})
+    )
     exec(source, scope)  # noqa: S102
     return scope[name]  # type: ignore[return-value]
 
@@ -89,7 +91,9 @@ class RowEncoder:
         self.packed_text = packed_text
         n_fixed = len(fixed)
         fmt = ">h" + "".join("i" + _FIXED[t][0] for t in self.types[:n_fixed])
-        args = ", ".join(f"{_FIXED[t][1]}, {_FIXED[t][2].format(v=f'r[{i}]')}" for i, t in enumerate(self.types[:n_fixed]))
+        args = ", ".join(
+            f"{_FIXED[t][1]}, {_FIXED[t][2].format(v=f'r[{i}]')}" for i, t in enumerate(self.types[:n_fixed])
+        )
         key = f"r[{n_fixed}]" if packed_text else "(" + "".join(f"r[{i}], " for i in range(n_fixed, len(types))) + ")"
         # Generated once per type list: a per-row loop without per-column Python calls.
         source = (
@@ -114,7 +118,7 @@ class RowEncoder:
         """The SQLite select list producing this encoder's rows from one box expression per column type."""
         exprs = [_IN_SQLITE.get(t, "{e}").format(e=expressions[i]) for t, i in zip(self.types, self.order)]
         if self.packed_text:
-            exprs[self._n_fixed:] = [" || char(31) || ".join(f"({e})" for e in exprs[self._n_fixed:])]
+            exprs[self._n_fixed :] = [" || char(31) || ".join(f"({e})" for e in exprs[self._n_fixed :])]
         return ", ".join(exprs)
 
     def readable(self, row: Sequence[object]) -> list[object]:
@@ -128,12 +132,12 @@ class RowEncoder:
         texts = str(row[self._n_fixed]).split(SEP)
         if len(texts) != len(self.types) - self._n_fixed:
             raise ValueError(f"a text value contains the separator {SEP!r}: {row[self._n_fixed]!r}")
-        return [*row[:self._n_fixed], *texts]
+        return [*row[: self._n_fixed], *texts]
 
     def _text(self, key: object) -> bytes:
         """The encoded text columns for a cache key (a tuple of values, or the packed string)."""
-        values = self._values([*[None] * self._n_fixed, key])[self._n_fixed:] if self.packed_text else key
-        return b"".join(_field("text", v) for v in values)  # type: ignore[union-attr]
+        values = self._values([*[None] * self._n_fixed, key])[self._n_fixed :] if self.packed_text else key
+        return b"".join(_field("text", v) for v in values)  # type: ignore[attr-defined]  # a tuple of values
 
     def _slow(self, row: Sequence[object]) -> bytes:
         try:

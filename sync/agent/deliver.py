@@ -13,16 +13,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from enum import StrEnum
 from operator import itemgetter
 
 import psycopg
 from psycopg import sql
 
-from edge.errors import EdgeError
-from sync.sync_binary import EncodeError, RowEncoder, supported
-from sync.sync_retry import is_data_error
-from sync.sync_streams import StreamSpec
+from edge.errors import UserError
+from sync.agent.binary import EncodeError, RowEncoder, supported
+from sync.agent.retry import is_data_error
+from sync.connect import describe
+from sync.streams import StreamSpec
 
 log = logging.getLogger("edge.sync")
 
@@ -60,7 +62,7 @@ def prepare(conn: psycopg.Connection, spec: StreamSpec) -> Target:
     catalog = {name: (decl, base) for name, decl, base in conn.execute(_CATALOG, (spec.table,)).fetchall()}
     conn.rollback()
     if not catalog:
-        raise EdgeError(f"central table {spec.table} does not exist or is not visible to this role: "
+        raise UserError(f"central table {spec.table} does not exist or is not visible to this role: "
                         "run `edge central migrate` on the central database")
     chosen = []  # (box expression, central column, declared type, encoder type)
     for field in spec.fields:
@@ -70,7 +72,7 @@ def prepare(conn: psycopg.Connection, spec: StreamSpec) -> Target:
             name = None
         if name is None:
             if field.required:
-                raise EdgeError(f"central table {spec.table} has no usable column for {field.box} "
+                raise UserError(f"central table {spec.table} has no usable column for {field.box} "
                                 f"(expected {' or '.join(field.central)}): run `edge central migrate`")
             continue
         chosen.append((field.box, name, *catalog[name]))
@@ -85,7 +87,7 @@ def prepare(conn: psycopg.Connection, spec: StreamSpec) -> Target:
         conflict = sql.SQL("ON CONFLICT ({}) DO UPDATE SET {}").format(
             sql.SQL(", ").join(map(sql.Identifier, spec.upsert_key)), updates)
     else:
-        conflict = sql.SQL("ON CONFLICT DO NOTHING")
+        conflict = sql.Composed([sql.SQL("ON CONFLICT DO NOTHING")])
     return Target(
         spec=spec,
         columns=tuple(c[1] for c in chosen),
@@ -100,15 +102,24 @@ def prepare(conn: psycopg.Connection, spec: StreamSpec) -> Target:
     )
 
 
-@dataclass(frozen=True)
+class Route(StrEnum):
+    """How a batch reached its table."""
+
+    COPY = "copy"          # binary COPY straight in
+    STAGING = "staging"    # COPY refused: staging table + INSERT ... ON CONFLICT DO NOTHING, bad rows bisected out
+    UPSERT = "upsert"      # an upsert stream: staging + ON CONFLICT DO UPDATE
+    SKIPPED = "skipped"    # the ledger had it: delivered before
+
+
+@dataclass(frozen=True, kw_only=True)
 class Delivery:
     duplicate: bool              # the ledger already had the batch: nothing inserted
-    route: str                   # copy | staging | upsert | skipped
+    route: Route
     dead: int
     flagged: int                 # rows further than the clock-skew limit from central time
 
 
-SKIPPED = Delivery(duplicate=True, route="skipped", dead=0, flagged=0)
+SKIPPED = Delivery(duplicate=True, route=Route.SKIPPED, dead=0, flagged=0)
 Chunks = Iterable[Sequence[tuple]]
 
 
@@ -118,7 +129,9 @@ class SkewWatch:
     def __init__(self, time_index: int, central_now: datetime, limit_s: float) -> None:
         self.index, self.now_us = time_index, int(central_now.timestamp() * 1_000_000)
         self.limit_us = int(limit_s * 1_000_000)
-        self.count, self.low, self.high = 0, None, None
+        self.count = 0
+        self.low: int | None = None
+        self.high: int | None = None
 
     def watch(self, chunks: Chunks) -> Iterator[Sequence[tuple]]:
         key = itemgetter(self.index)
@@ -132,8 +145,8 @@ class SkewWatch:
             yield rows
 
     def record(self, conn: psycopg.Connection, ledger: tuple[str, str, int], box_now_us: int) -> None:
-        if self.count:
-            ts = [datetime.fromtimestamp(t / 1e6, timezone.utc) for t in (self.low, self.high)]
+        if self.count and self.low is not None and self.high is not None:
+            ts = [datetime.fromtimestamp(t / 1e6, UTC) for t in (self.low, self.high)]
             conn.execute(_SKEW, (*ledger, self.count, *ts, (box_now_us - self.now_us) / 1e6))
 
 
@@ -171,7 +184,7 @@ def _staged(conn: psycopg.Connection, target: Target, rows: list[tuple]) -> Dead
                 raise
             if len(part) == 1:
                 state = getattr(e, "sqlstate", None) or "encode"
-                return [(part[0], f"{state}: {(str(e).strip().splitlines() or [''])[0]}")]
+                return [(part[0], f"{state}: {describe(e)}")]
             mid = len(part) // 2
             return attempt(part[:mid]) + attempt(part[mid:])
 
@@ -191,16 +204,16 @@ def deliver(conn: psycopg.Connection, target: Target, ledger: tuple[str, str, in
             return SKIPPED
         skew = SkewWatch(target.time_index, central_now, skew_limit_s)
         dead: DeadRows = []
-        route = "upsert" if target.spec.upsert_key else "copy"
-        if route == "copy":
+        route = Route.UPSERT if target.spec.upsert_key else Route.COPY
+        if route == Route.COPY:
             try:
                 with conn.transaction():
                     _copy(conn, target.copy, target.encoder, skew.watch(read()))
             except (psycopg.Error, EncodeError) as e:
                 if not is_data_error(e):
                     raise
-                route = "staging"
-        if route != "copy":
+                route = Route.STAGING
+        if route != Route.COPY:
             skew = SkewWatch(target.time_index, central_now, skew_limit_s)
             dead = _staged(conn, target, [r for rows in skew.watch(read()) for r in rows])
         skew.record(conn, ledger, box_now_us)

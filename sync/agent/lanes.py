@@ -18,8 +18,8 @@ from datetime import datetime
 
 import psycopg
 
-from sync.deliver import SKIPPED, Delivery, SkewWatch, Target, claim, copy_pieces
-from sync.outbox import Batch
+from edge.store.outbox import Batch
+from sync.agent.deliver import SKIPPED, Delivery, Route, SkewWatch, Target, claim, copy_pieces
 
 
 class Aborted(Exception):
@@ -103,4 +103,4 @@ class Lane:
             copy_pieces(conn, job.target.copy, self._pieces(job))
             assert job.skew is not None
             job.skew.record(conn, job.ledger, job.box_now_us)
-        return Delivery(duplicate=False, route="copy", dead=0, flagged=job.skew.count)
+        return Delivery(duplicate=False, route=Route.COPY, dead=0, flagged=job.skew.count)

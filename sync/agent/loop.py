@@ -4,7 +4,7 @@ Per stream: first the batches fixed earlier but not confirmed (a crash or an out
 batches as they come due. A batch is marked sent locally only after the central commit; a re-send finds its
 ledger row and inserts nothing. Transient errors (connection lost, server restarting) are retried with capped
 exponential backoff and jitter; rows central rejects go to the local dead-letter table and the rest flows on.
-A backlog of events is streamed over `parallel` connections (sync/agent_lanes.py).
+A backlog of events is streamed over `parallel` connections (sync/agent/lanes.py).
 """
 
 from __future__ import annotations
@@ -16,30 +16,26 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import psycopg
 import tenacity
 
 from edge.config import BoxConfig
-from edge.errors import EdgeError
+from edge.errors import Rejected, Unavailable, UserError
 from edge.records import now_us
-from sync.agent_policy import batch_due, buffer_alert_due
-from sync.agent_lanes import Lane, LaneJob
-from sync.deliver import DeadRows, Delivery, SkewWatch, Target, deliver, prepare
-from sync.outbox import STREAMS as OUTBOX_STREAMS
-from sync.outbox import Batch, Outbox
-from sync.sync_binary import EncodeError
-from sync.sync_dsn import check_dsn, connect, redact
-from sync.sync_retry import is_transient, retrying
-from sync.sync_streams import ALERTS, STREAMS
+from edge.store.outbox import Batch, Outbox
+from edge.store.schema import Stream
+from sync.agent.binary import EncodeError
+from sync.agent.deliver import DeadRows, Delivery, SkewWatch, Target, deliver, prepare
+from sync.agent.lanes import Lane, LaneJob
+from sync.agent.policy import batch_due, buffer_alert_due
+from sync.agent.retry import retrying
+from sync.connect import check_dsn, connect, describe, is_transient
+from sync.streams import SPECS, STREAMS
 
 log = logging.getLogger("edge.sync")
 HOUSEKEEPING_S = 60.0
-SPECS = {spec.name: spec for spec in STREAMS}
-
-
-class CentralUnreachable(EdgeError):
-    """Central could not be reached within the retries: no stream can be delivered now."""
 
 OnDelivered = Callable[[Batch, Target, Delivery], None]
 
@@ -71,7 +67,7 @@ class Agent:
         self.metrics = Metrics()
         self._conn: psycopg.Connection | None = None
         self._targets: dict[str, Target] = {}   # per connection
-        self._paused: dict[str, float] = {}      # stream -> monotonic time of its next try after a failure
+        self._paused: dict[Stream, float] = {}      # stream -> monotonic time of its next try after a failure
         self._lanes: list[Lane] = []
         self._last_housekeeping_us = 0
         self._last_alert_us: int | None = None
@@ -84,12 +80,13 @@ class Agent:
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
-            self._conn = connect(self.dsn, self.settings.connect_timeout_s, f"edge-sync {self.device_id}")
+            self._conn = connect(self.dsn, timeout_s=self.settings.connect_timeout_s,
+                                 application_name=f"edge-sync {self.device_id}")
             self._targets = {}
         return self._conn
 
-    def _target(self, stream: str) -> Target:
-        """The stream's central table as this connection finds it; EdgeError if the schema cannot take it
+    def _target(self, stream: Stream) -> Target:
+        """The stream's central table as this connection finds it; UserError if the schema cannot take it
         (checked again on every attempt until it can: only that stream waits for `edge central migrate`)."""
         conn = self._connection()
         if stream not in self._targets:
@@ -106,7 +103,7 @@ class Agent:
         e = state.outcome.exception() if state.outcome else None
         log.warning("central unavailable, retrying", extra={
             "attempt": state.attempt_number, "sleep_s": round(state.upcoming_sleep, 2),
-            "error": redact(str(e), self.dsn) if e else ""})
+            "error": describe(e, self.dsn) if e else ""})
 
     def _attempt(self, batch: Batch) -> tuple[Target, Delivery]:
         target = self._target(batch.stream)
@@ -126,16 +123,17 @@ class Agent:
         return target, result
 
     def send(self, batch: Batch) -> None:
-        """Deliver one batch (retrying transient errors), then mark it sent. EdgeError when it cannot be."""
+        """Deliver one batch (retrying transient errors), then mark it sent. Unavailable when central cannot be
+        reached, Rejected when it refuses the batch."""
         try:
             for attempt in retrying(self.settings, self._on_retry, self.stop):
                 with attempt:
                     target, result = self._attempt(batch)
-        except psycopg.Error as e:
-            error = CentralUnreachable if is_transient(e) else EdgeError
-            what = "unreachable" if is_transient(e) else "refused the batch"
-            raise error(f"central database {what} ({batch.stream} batch {batch.batch_no}): "
-                        f"{redact(str(e), self.dsn)}") from None
+        except (psycopg.Error, Unavailable) as e:
+            where = f"({batch.stream} batch {batch.batch_no}): {describe(e, self.dsn)}"
+            if is_transient(e):
+                raise Unavailable(f"central database unreachable {where}") from None
+            raise Rejected(f"central database refused the batch {where}") from None
         self._finish(batch, target, result)
 
     def _finish(self, batch: Batch, target: Target, result: Delivery) -> None:
@@ -150,7 +148,7 @@ class Agent:
         if result.dead:
             message = f"{result.dead} {batch.stream} rows rejected by central, kept in sync_dead_letters"
             log.error(message, extra={"stream": batch.stream, "batch": batch.batch_no})
-            if batch.stream != ALERTS.name:  # an alert about rejected alerts could be rejected in turn, forever
+            if batch.stream != Stream.ALERTS:  # an alert about rejected alerts could be rejected in turn, forever
                 self.outbox.alert("dead_letter", message, now_us())
         if result.flagged:
             log.warning("rows stamped far from central time (clock skew?)",
@@ -158,7 +156,7 @@ class Agent:
         if self.on_delivered:
             self.on_delivered(batch, target, result)
 
-    def _batches(self, stream: str, draining: bool) -> Iterator[Batch]:
+    def _batches(self, stream: Stream, draining: bool) -> Iterator[Batch]:
         """Batches fixed earlier and not confirmed, then new ones for as long as they come due."""
         yield from self.outbox.unsent(stream)
         size = self.settings.batch_size
@@ -174,15 +172,15 @@ class Agent:
         At the first batch a lane could not deliver, pipelining stops and the failed batches go again on the
         sequential path."""
         try:
-            target = self._target("events")
-        except psycopg.Error:  # unreachable: the sequential path retries
+            target = self._target(Stream.EVENTS)
+        except (psycopg.Error, Unavailable):  # unreachable: the sequential path retries
             self._drop_connection()
             for batch in batches:
                 self.send(batch)
             return
         if not self._lanes:
-            self._lanes = [Lane(lambda i=i: connect(self.dsn, self.settings.connect_timeout_s,
-                                                f"edge-sync {self.device_id} lane {i}"), f"sync-lane-{i}")
+            self._lanes = [Lane(partial(connect, self.dsn, timeout_s=self.settings.connect_timeout_s,
+                                        application_name=f"edge-sync {self.device_id} lane {i}"), f"sync-lane-{i}")
                            for i in range(self.settings.parallel)]
         in_flight: deque[LaneJob] = deque()
         failed: list[Batch] = []
@@ -216,7 +214,7 @@ class Agent:
         except Exception as e:
             self.metrics.retries += 1
             log.warning("lane could not deliver, sending the batch again", extra={
-                "batch": job.batch.batch_no, "error": redact(str(e), self.dsn)})
+                "batch": job.batch.batch_no, "error": describe(e, self.dsn)})
             failed.append(job.batch)
             return
         self._finish(job.batch, target, result)
@@ -228,25 +226,24 @@ class Agent:
         others up: it waits `retry_max_s` before its next try (not when draining), and its error is raised
         once the other streams are done."""
         errors = []
-        for stream in OUTBOX_STREAMS:
+        for spec in STREAMS:
+            stream = spec.stream
             if not draining and time.monotonic() < self._paused.get(stream, 0.0):
                 continue
             try:
                 batches = self._batches(stream, draining)
-                if stream == "events" and self.settings.parallel > 1:
+                if stream == Stream.EVENTS and self.settings.parallel > 1:
                     self._send_through_lanes(batches)
                 else:
                     for batch in batches:
                         self.send(batch)
-            except CentralUnreachable:
-                raise
-            except EdgeError as e:
+            except (UserError, Rejected) as e:  # Unavailable: no stream can go now, the caller waits
                 self._paused[stream] = time.monotonic() + self.settings.retry_max_s
                 errors.append(str(e))
             else:
                 self._paused.pop(stream, None)
         if errors:
-            raise EdgeError("; ".join(errors))
+            raise Rejected("; ".join(errors))
 
     def housekeeping(self, force: bool = False) -> None:
         """Every minute: prune sent rows past retention, alert on buffer size, refresh and log the metrics."""
@@ -271,7 +268,7 @@ class Agent:
         return self.metrics
 
     def drain(self) -> Metrics:
-        """`--once`: deliver everything buffered now, and the alert housekeeping may raise; EdgeError when
+        """`--once`: deliver everything buffered now, and the alert housekeeping may raise; an EdgeError when
         something could not be delivered."""
         self.step(draining=True)
         self.housekeeping(force=True)
@@ -284,11 +281,11 @@ class Agent:
             try:
                 self.step(draining=False)
                 self.housekeeping()
-            except CentralUnreachable as e:
+            except Unavailable as e:
                 log.error(str(e))
                 self.stop.wait(self.settings.retry_max_s)
                 continue
-            except EdgeError as e:  # the streams that failed wait retry_max_s; the others go on
+            except (UserError, Rejected) as e:  # the streams that failed wait retry_max_s; the others go on
                 log.error(str(e))
             except sqlite3.OperationalError as e:  # disk full, I/O error: nothing sent is lost, try again later
                 log.error("buffer refuses writes", extra={"path": str(self.outbox.path), "error": str(e),
@@ -296,27 +293,3 @@ class Agent:
                 self.stop.wait(self.settings.retry_max_s)
                 continue
             self.stop.wait(self.settings.poll_s)
-
-
-def run_sync(config: BoxConfig, once: bool) -> str:
-    """The `edge sync` command: drain and report (--once), or run until SIGTERM/SIGINT."""
-    import signal
-
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    with Outbox(config.buffer.path, synchronous=config.buffer.synchronous) as outbox:
-        agent = Agent(config, outbox, stop)
-        try:
-            if not once:
-                agent.run()
-                return "sync stopped"
-            m = agent.drain()
-        finally:
-            agent.close()
-    if stop.is_set():
-        raise EdgeError(f"interrupted: {m.rows_sent} rows delivered, {m.rows_pending} still pending")
-    if m.dead_letters:
-        raise EdgeError(f"{m.dead_letters} rows rejected by central were moved to the dead-letter table "
-                        f"(sync_dead_letters in {config.buffer.path}); {m.rows_sent} rows delivered")
-    return f"delivered {m.rows_sent} rows in {m.batches_sent} batches; {m.rows_pending} pending"

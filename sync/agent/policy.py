@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sync.outbox import Pending
+from edge.store.outbox import Pending
 
 
 def batch_due(pending: Pending, now_us: int, batch_size: int, max_wait_s: float, draining: bool) -> bool:

@@ -1,4 +1,5 @@
-"""Which central errors are worth retrying, and the tenacity policy that retries them (bounded, capped, jittered)."""
+"""The sync agent's retry policy: tenacity retries transient central errors (sync/connect.py tells which),
+bounded, capped and jittered; data errors are not retried but set aside."""
 
 from __future__ import annotations
 
@@ -9,21 +10,8 @@ import psycopg
 import tenacity
 
 from edge.config import SyncSettings
-from sync.sync_binary import EncodeError
-
-# SQLSTATE classes of errors that go away by themselves: connection exception, insufficient resources,
-# operator intervention (server shutting down or starting), transaction rollback (serialization, deadlock).
-_TRANSIENT_CLASSES = ("08", "53", "57", "40")
-
-
-def is_transient(e: BaseException) -> bool:
-    """True for a lost or refused connection and for server-side conditions that clear up; data errors are not."""
-    if isinstance(e, psycopg.Error):
-        state = e.sqlstate
-        if state is None:
-            return isinstance(e, (psycopg.OperationalError, psycopg.InterfaceError))
-        return state[:2] in _TRANSIENT_CLASSES
-    return isinstance(e, (ConnectionError, TimeoutError))
+from sync.agent.binary import EncodeError
+from sync.connect import is_transient
 
 
 def is_data_error(e: BaseException) -> bool:
@@ -43,6 +31,6 @@ def retrying(settings: SyncSettings, on_retry: Callable[[tenacity.RetryCallState
         wait=tenacity.wait_exponential_jitter(multiplier=settings.retry_initial_s, max=settings.retry_max_s,
                                               jitter=settings.retry_initial_s),
         before_sleep=on_retry,
-        sleep=stop.wait,
+        sleep=stop.wait,  # type: ignore[arg-type]  # its bool is ignored
         reraise=True,
     )

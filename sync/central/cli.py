@@ -3,36 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Annotated, Optional, TypeVar
+from typing import Annotated, Optional
 
 import typer
 
-from edge.errors import EdgeError
+from edge.cli_errors import one_line_errors
 
 central_app = typer.Typer(help="Central PostgreSQL: migrate, maintain partitions, refresh summaries, raise alerts, "
                                "list the fleet.", no_args_is_help=True)
 
 DsnOpt = Annotated[str, typer.Option("--dsn", envvar="EDGE_CENTRAL_DSN", show_envvar=True,
                                      help="central PostgreSQL DSN (an administrator role)")]
-T = TypeVar("T")
-
-
-def _run(action: Callable[[], T]) -> T:
-    """Run a library call; an EdgeError becomes one line on stderr and exit code 2."""
-    try:
-        return action()
-    except EdgeError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
 
 
 @central_app.command()
 def migrate(dsn: DsnOpt) -> None:
     """Apply the schema migrations not applied yet (each in a transaction; re-running is a no-op)."""
-    from sync.central import migrate as run
+    from sync.central.migrate import migrate as run
 
-    applied = _run(lambda: run(dsn))
+    with one_line_errors():
+        applied = run(dsn)
     typer.echo("\n".join(f"applied {name}" for name in applied) if applied else "schema up to date")
 
 
@@ -45,9 +35,10 @@ def maintain(
     backfill_days: Annotated[int, typer.Option(help="also create partitions this many days back (history import)")] = 0,
 ) -> None:
     """Create partitions ahead, drop those past retention, report rows left in DEFAULT partitions."""
-    from sync.central_partitions import maintain as run
+    from sync.central.partitions import maintain as run
 
-    report = _run(lambda: run(dsn, ahead_days, retention_days, backfill_days))
+    with one_line_errors():
+        report = run(dsn, ahead_days, retention_days, backfill_days)
     for name in report.created:
         typer.echo(f"created {name}")
     for name in report.dropped:
@@ -68,9 +59,11 @@ def refresh(
         help="recompute every day of the daily summary (after a camera's time zone changed)")] = False,
 ) -> None:
     """Bring the counting summaries up to date: the real-time one whole, the daily one for changed days."""
-    from sync.central import SUMMARIES, refresh as run
+    from sync.central.summaries import SUMMARIES
+    from sync.central.summaries import refresh as run
 
-    took = _run(lambda: run(dsn, tuple(views) if views else SUMMARIES, rebuild=rebuild))
+    with one_line_errors():
+        took = run(dsn, tuple(views) if views else SUMMARIES, rebuild=rebuild)
     for view, seconds in took.items():
         typer.echo(f"refreshed {view} in {seconds:.2f} s")
 
@@ -83,9 +76,10 @@ def alerts(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Open an alert per camera condition (offline, silent, slow, dropping frames), resolve cleared ones, list open."""
-    from sync.central import raise_alerts as run
+    from sync.central.alerts import raise_alerts as run
 
-    report = _run(lambda: run(dsn, window_minutes))
+    with one_line_errors():
+        report = run(dsn, window_minutes)
     if as_json:
         typer.echo(json.dumps(report.as_dict()))
         return
@@ -102,7 +96,9 @@ def fleet(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """One line per box, worst first (silent, degraded, ok): last report, load, sync lag, cameras, open alerts."""
-    from sync.central_fleet import fleet as run, render
+    from sync.central.fleet import fleet as run
+    from sync.central.fleet import render
 
-    report = _run(lambda: run(dsn, silent_minutes))
+    with one_line_errors():
+        report = run(dsn, silent_minutes)
     typer.echo(json.dumps(report.as_dict()) if as_json else "\n".join(render(report)))

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, astuple, dataclass
 
-from edge.status import ago, duration
-from sync.central import connect, minutes, querying
+from edge.humanize import ago, duration
+from sync.central.interval import minutes
+from sync.connect import connect, querying
 
 # Ages are on the central clock (received_at, last_heartbeat): a box clock that is off does not matter.
 # The latest report is looked up by box_health's key (device_id, health_ts): first in the partitions of the
@@ -124,9 +125,9 @@ class FleetReport:
 def fleet(dsn: str, silent_minutes: int = 5) -> FleetReport:
     """Every box known centrally, worst first; silent: no box_health report for `silent_minutes`."""
     silent = minutes(silent_minutes, "the silent threshold")
-    with connect(dsn, autocommit=True) as conn, querying("fleet tables", "reading the fleet"):
+    with connect(dsn, autocommit=True, utc=True) as conn, querying("fleet tables", "reading the fleet"):
         rows = conn.execute(FLEET, {"silent": silent}).fetchall()
-    return FleetReport(silent_minutes, [Box(*r[:8], Cameras(*r[8:12]), *r[12:]) for r in rows])
+    return FleetReport(silent_minutes, [Box(*r[:8], Cameras(*r[8:12]), *r[12:]) for r in rows])  # type: ignore[call-arg]
 
 
 def _cells(b: Box) -> tuple[str, ...]:

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg import sql
 
-from edge.errors import EdgeError
-from sync.central import connect, describe
+from edge.errors import UserError
+from sync.connect import connect, describe, one
 
 _LOCK_TIMEOUT = "10s"  # DDL on a busy parent waits at most this long, then maintain fails and can be re-run
 
@@ -84,16 +84,16 @@ def maintain(dsn: str, ahead_days: int = 7, retention_days: int | None = None,
     the partitions of that many past days (within retention), before importing history in bulk.
     """
     if ahead_days < 0 or backfill_days < 0 or (retention_days is not None and retention_days < 1):
-        raise EdgeError("--ahead-days and --backfill-days must be >= 0, --retention-days >= 1")
+        raise UserError("--ahead-days and --backfill-days must be >= 0, --retention-days >= 1")
     report = MaintainReport()
-    with connect(dsn, autocommit=True) as conn:
+    with connect(dsn, autocommit=True, utc=True) as conn:
         try:
             tables = _tables(conn, retention_days)
-            now = conn.execute("SELECT now()").fetchone()[0]
+            now = one(conn.execute("SELECT now()"))[0]
             for table in tables:
                 _maintain_table(conn, table, now, timedelta(days=ahead_days), timedelta(days=backfill_days), report)
         except psycopg.Error as e:
-            raise EdgeError(f"partition maintenance failed: {describe(e)}") from None
+            raise UserError(f"partition maintenance failed: {describe(e)}") from None
     return report
 
 
@@ -102,12 +102,12 @@ def _tables(conn: psycopg.Connection, retention_days: int | None) -> list[_Table
         policies = conn.execute("SELECT table_name, granularity, retention_days FROM partition_policy "
                                 "ORDER BY table_name").fetchall()
     except psycopg.errors.UndefinedTable:
-        raise EdgeError("no partition_policy table: run `edge central migrate` first") from None
+        raise UserError("no partition_policy table: run `edge central migrate` first") from None
     tables = []
     for name, granularity, days in policies:
         found = conn.execute(_KEY, (name,)).fetchone()
         if found is None or found[1] is None:
-            raise EdgeError(f"{name} is not a range-partitioned table with a DEFAULT partition")
+            raise UserError(f"{name} is not a range-partitioned table with a DEFAULT partition")
         tables.append(_Table(name, granularity, timedelta(days=retention_days or days), found[0], found[1]))
     return tables
 
@@ -138,8 +138,8 @@ def _maintain_table(conn: psycopg.Connection, table: _Table, now: datetime, ahea
                     sql.Identifier(table.name), sql.Identifier(name)))
                 conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
             report.dropped.append(name)
-    rows, oldest, newest = conn.execute(sql.SQL("SELECT count(*), min({}), max({}) FROM {}").format(
-        sql.Identifier(table.key), sql.Identifier(table.key), sql.Identifier(table.default))).fetchone()
+    rows, oldest, newest = one(conn.execute(sql.SQL("SELECT count(*), min({}), max({}) FROM {}").format(
+        sql.Identifier(table.key), sql.Identifier(table.key), sql.Identifier(table.default))))
     if rows:
         report.default_rows.append(DefaultRows(table.name, rows, oldest, newest))
 

@@ -8,8 +8,9 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from edge.config import BoxConfig
-from edge.errors import EdgeError
-from sync.roles import create_device_role
+from edge.errors import UserError
+from sync.central.roles import create_device_role
+from sync.connect import connect, describe, one
 
 
 def camera_id(device_id: str, camera: str) -> str:
@@ -19,37 +20,34 @@ def camera_id(device_id: str, camera: str) -> str:
 
 def register(dsn: str, config: BoxConfig) -> None:
     """Upsert the device, its cameras and their lines in one transaction; lines no longer configured are deactivated."""
-    try:
-        with psycopg.connect(dsn, connect_timeout=5) as conn, conn.transaction():
-            conn.execute("INSERT INTO devices (device_id) VALUES (%s) ON CONFLICT (device_id) DO NOTHING",
-                         (config.device_id,))
-            for cam in config.cameras:
-                cid = camera_id(config.device_id, cam.name)
-                conn.execute(
-                    "INSERT INTO camera_configurations (camera_id, device_id, camera_name, is_active) "
-                    "VALUES (%s, %s, %s, true) ON CONFLICT (camera_id) DO UPDATE SET is_active = true "
-                    "WHERE camera_configurations.is_active IS DISTINCT FROM true",
-                    (cid, config.device_id, cam.name))
-                for ln in cam.lines:
-                    conn.execute(
-                        "INSERT INTO counting_lines (camera_id, line_name, x1, y1, x2, y2, is_active) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, true) ON CONFLICT (camera_id, line_name) DO UPDATE SET "
-                        "x1 = excluded.x1, y1 = excluded.y1, x2 = excluded.x2, y2 = excluded.y2, is_active = true "
-                        "WHERE (counting_lines.x1, counting_lines.y1, counting_lines.x2, counting_lines.y2, "
-                        "counting_lines.is_active) IS DISTINCT FROM (excluded.x1, excluded.y1, excluded.x2, excluded.y2, true)",
-                        (cid, ln.name, *ln.a, *ln.b))
-                conn.execute("UPDATE counting_lines SET is_active = false WHERE camera_id = %s AND is_active "
-                             "AND NOT line_name = ANY(%s)", (cid, [ln.name for ln in cam.lines]))
-    except psycopg.OperationalError as e:
-        raise EdgeError(f"cannot reach the central database: {_first_line(e)}") from None
-    except psycopg.Error as e:
-        raise EdgeError(f"central database refused the registration: {_first_line(e)}: "
-                        "run `edge central migrate` there, or pass --admin-dsn") from None
+    with connect(dsn, timeout_s=5) as conn:
+        try:
+            with conn.transaction():
+                _upsert(conn, config)
+        except psycopg.Error as e:
+            raise UserError(f"central database refused the registration: {describe(e, dsn)}: "
+                            "run `edge central migrate` there, or pass --admin-dsn") from None
 
 
-def _first_line(e: Exception) -> str:
-    """The first line of a driver message (libpq never includes the password)."""
-    return (str(e).strip().splitlines() or ["unknown error"])[0]
+def _upsert(conn: psycopg.Connection, config: BoxConfig) -> None:
+    conn.execute("INSERT INTO devices (device_id) VALUES (%s) ON CONFLICT (device_id) DO NOTHING", (config.device_id,))
+    for cam in config.cameras:
+        cid = camera_id(config.device_id, cam.name)
+        conn.execute(
+            "INSERT INTO camera_configurations (camera_id, device_id, camera_name, is_active) "
+            "VALUES (%s, %s, %s, true) ON CONFLICT (camera_id) DO UPDATE SET is_active = true "
+            "WHERE camera_configurations.is_active IS DISTINCT FROM true",
+            (cid, config.device_id, cam.name))
+        for ln in cam.lines:
+            conn.execute(
+                "INSERT INTO counting_lines (camera_id, line_name, x1, y1, x2, y2, is_active) "
+                "VALUES (%s, %s, %s, %s, %s, %s, true) ON CONFLICT (camera_id, line_name) DO UPDATE SET "
+                "x1 = excluded.x1, y1 = excluded.y1, x2 = excluded.x2, y2 = excluded.y2, is_active = true "
+                "WHERE (counting_lines.x1, counting_lines.y1, counting_lines.x2, counting_lines.y2, "
+                "counting_lines.is_active) IS DISTINCT FROM (excluded.x1, excluded.y1, excluded.x2, excluded.y2, true)",
+                (cid, ln.name, *ln.a, *ln.b))
+        conn.execute("UPDATE counting_lines SET is_active = false WHERE camera_id = %s AND is_active "
+                     "AND NOT line_name = ANY(%s)", (cid, [ln.name for ln in cam.lines]))
 
 
 def box_role_dsn(admin_dsn: str, device_id: str, previous_dsn: str | None) -> str:
@@ -65,13 +63,11 @@ def box_role_dsn(admin_dsn: str, device_id: str, previous_dsn: str | None) -> st
 
 def check_delivery(dsn: str) -> None:
     """The box's DSN reaches central and may deliver crossings (what `edge sync` will need)."""
-    try:
-        with psycopg.connect(dsn, connect_timeout=5) as conn:
-            (ok,) = conn.execute("SELECT has_table_privilege('counting_events', 'INSERT')").fetchone()
-    except psycopg.OperationalError as e:
-        raise EdgeError(f"cannot reach the central database: {_first_line(e)}") from None
-    except psycopg.Error as e:
-        raise EdgeError(f"central database has no counting_events table ({_first_line(e)}): "
-                        "run `edge central migrate` there") from None
+    with connect(dsn, timeout_s=5) as conn:
+        try:
+            (ok,) = one(conn.execute("SELECT has_table_privilege('counting_events', 'INSERT')"))
+        except psycopg.Error as e:
+            raise UserError(f"central database has no counting_events table ({describe(e, dsn)}): "
+                            "run `edge central migrate` there") from None
     if not ok:
-        raise EdgeError("the box's role may not insert counting events: create it with --admin-dsn")
+        raise UserError("the box's role may not insert counting events: create it with --admin-dsn")

@@ -1,8 +1,8 @@
 """`make bench-central`: the performance guide's queries and targets on a synthetic central data set.
 
-Starts a throwaway PostgreSQL 15 (../shared/tools/pg_temp.sh, settings of sync/conf/postgresql.conf.example)
-and PgBouncer (pool settings of sync/conf/pgbouncer.ini.example) on 127.0.0.1, loads the data set
-(sync/central_synth.py), then measures each query (EXPLAIN ANALYZE BUFFERS: execution time p50/p95,
+Starts a throwaway PostgreSQL 15 (../shared/tools/pg_temp.sh, settings of sync/central/conf/postgresql.conf.example)
+and PgBouncer (pool settings of sync/central/conf/pgbouncer.ini.example) on 127.0.0.1, loads the data set
+(tests/central/synth.py), then measures each query (EXPLAIN ANALYZE BUFFERS: execution time p50/p95,
 shared buffers hit), real-time counting end to end through PgBouncer, and throughput with pgbench at 50 and
 200 clients. Prints a Markdown report; stops both servers.
 """
@@ -10,14 +10,11 @@ shared buffers hit), real-time counting end to end through PgBouncer, and throug
 from __future__ import annotations
 
 import argparse
-import configparser
 import os
 import platform
 import random
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,20 +22,19 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 
-from edge.paths import REPO_ROOT
 from edge.records import uuid7
-from sync.central import migrate, refresh
-from sync.central_partitions import maintain
-from sync.central_queries import BY_NAME, QUERIES, Query
-from sync.central_synth import SynthSpec, load
+from sync.central.migrate import migrate
+from sync.central.partitions import maintain
+from sync.central.summaries import refresh
+from tests.central.queries import BY_NAME, QUERIES, Query
+from tests.central.synth import SynthSpec, load
+from tests.support.pg import CONF, PgServer, conf_lines, pgbouncer
 
-TOOLS = Path(os.environ.get("EDGE_TOOLS_DIR", REPO_ROOT.parent / "shared" / "tools"))
-CONF = Path(__file__).parent / "conf"
 E2E_TARGET_MS = 50.0
 QPS_TARGET = 1000.0
 COPY_EVENTS = ("COPY counting_events (event_id, device_id, camera_id, line_name, direction, track_id, event_ts, "
@@ -53,62 +49,11 @@ WORKLOADS = {  # name -> {script: (SQL, weight)}; the baseline is the ceiling of
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def conf_lines(path: Path) -> str:
-    """Setting lines of a postgresql.conf example, comments stripped."""
-    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
-    return "\n".join(line for line in lines if line)
-
-
 @contextmanager
 def postgres(workdir: Path) -> Iterator[str]:
-    """A throwaway server with the example settings; yields the URL of its `postgres` database."""
-    env = dict(os.environ, PG_EXTRA_CONF=conf_lines(CONF / "postgresql.conf.example"))
-    pgdir = workdir / "pg"
-    pgdir.mkdir()
-    out = subprocess.run(["bash", str(TOOLS / "pg_temp.sh"), "start", str(pgdir), str(free_port())],
-                         check=True, capture_output=True, text=True, env=env)
-    try:
-        yield out.stdout.strip().splitlines()[-1]
-    finally:
-        subprocess.run(["bash", str(TOOLS / "pg_temp.sh"), "stop", str(pgdir)], check=False, capture_output=True)
-
-
-@contextmanager
-def pgbouncer(workdir: Path, pg_port: int, dbname: str) -> Iterator[int]:
-    """PgBouncer with the example's pool settings in front of the server; yields its port."""
-    example = configparser.ConfigParser(inline_comment_prefixes=(";",))
-    example.read(CONF / "pgbouncer.ini.example")
-    bdir = workdir / "pgbouncer"
-    bdir.mkdir()
-    port = free_port()
-    settings = dict(example["pgbouncer"], listen_addr="127.0.0.1", listen_port=str(port), unix_socket_dir="",
-                    auth_type="trust", auth_file=str(bdir / "userlist.txt"), logfile=str(bdir / "pgbouncer.log"),
-                    pidfile=str(bdir / "pgbouncer.pid"))
-    (bdir / "userlist.txt").write_text('"postgres" ""\n')
-    (bdir / "pgbouncer.ini").write_text(
-        f"[databases]\n{dbname} = host=127.0.0.1 port={pg_port} dbname={dbname}\n\n[pgbouncer]\n"
-        + "".join(f"{k} = {v}\n" for k, v in settings.items()))
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # pgbouncer refuses root
-    if as_postgres:
-        shutil.chown(bdir, "postgres")
-    subprocess.run([*as_postgres, "pgbouncer", "-d", str(bdir / "pgbouncer.ini")], check=True)
-    pidfile = bdir / "pgbouncer.pid"
-    for _ in range(50):
-        if pidfile.exists() and pidfile.read_text().strip():
-            break
-        time.sleep(0.1)
-    else:
-        raise RuntimeError(f"pgbouncer did not start: see {bdir / 'pgbouncer.log'}")
-    try:
-        yield port
-    finally:
-        os.kill(int(pidfile.read_text()), signal.SIGTERM)
+    """A throwaway server with the production example's settings; yields the URL of its `postgres` database."""
+    with PgServer(extra_conf=conf_lines(CONF / "postgresql.conf.example")) as srv:
+        yield srv.url
 
 
 def explain_runs(dsn: str, query: Query, params: list[dict]) -> dict[str, float]:
@@ -146,7 +91,7 @@ def ingest(dsn: str, spec: SynthSpec, batches: int, rows: int) -> dict[str, floa
         for b in range(batches):
             now_us = int(time.time() * 1e6)
             data = [(uuid7(now_us + i), "bench-box1", f"bench-box1/cam{i % 2 + 1}", f"line{i % 2 + 1}",
-                     ("in", "out")[i % 3 == 0], i, datetime.fromtimestamp((now_us + i) / 1e6, timezone.utc),
+                     ("in", "out")[i % 3 == 0], i, datetime.fromtimestamp((now_us + i) / 1e6, UTC),
                      i * 3, 0.8, "yolox_nano") for i in range(rows)]
             start = time.perf_counter()
             with conn.transaction():
@@ -157,7 +102,7 @@ def ingest(dsn: str, spec: SynthSpec, batches: int, rows: int) -> dict[str, floa
                         copy.write_row(row)
             took.append((time.perf_counter() - start) * 1000)
         cameras = [f"site{n // 2 + 1:04d}-box1/cam{n % 2 + 1}" for n in range(spec.cameras)]
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         start = time.perf_counter()
         with conn.transaction(), conn.cursor().copy(COPY_HEALTH) as copy:
             for camera in cameras:

@@ -1,7 +1,7 @@
-"""`python -m sync.bench_daily`: the incremental daily summary (migration 0006) against a full recompute.
+"""`python -m tests.bench.daily`: the incremental daily summary (migration 0006) against a full recompute.
 
 On a throwaway PostgreSQL with the example settings (as `make bench-central`), the synthetic data set of
-sync.central_synth (N cameras x 2 lines x D days). Measured in the same run:
+tests.central.synth (N cameras x 2 lines x D days). Measured in the same run:
 - full: the materialized view of migration 0002 (`REFRESH MATERIALIZED VIEW`, the baseline) and
   `edge central refresh --rebuild` (every camera queued whole and recomputed);
 - incremental: a delivery of the current minute of every camera and line (what the fleet sends in a
@@ -25,18 +25,13 @@ from pathlib import Path
 
 import psycopg
 
-from sync.bench_central import machine, postgres, say
-from sync.central import migrate, refresh
-from sync.central_partitions import maintain
-from sync.central_synth import SynthSpec, load
+from sync.central.migrate import migrate
+from sync.central.partitions import maintain
+from sync.central.summaries import refresh
+from tests.bench.central import machine, postgres, say
+from tests.central.oracles import FULL_AGGREGATE
+from tests.central.synth import SynthSpec, load
 
-# The daily summary computed whole from counting_results: the materialized view of migration 0002.
-FULL_AGGREGATE = """
-SELECT cr.camera_id, (cr.result_timestamp AT TIME ZONE coalesce(c.timezone, 'UTC'))::date AS date,
-       sum(cr.count_in)::bigint AS daily_in, sum(cr.count_out)::bigint AS daily_out,
-       max(cr.count_in + cr.count_out) AS daily_peak_minute, count(*) AS active_line_minutes
-FROM counting_results cr LEFT JOIN camera_configurations c ON c.camera_id = cr.camera_id
-GROUP BY 1, 2"""
 OLD_VIEW = f"CREATE MATERIALIZED VIEW bench_daily_matview AS {FULL_AGGREGATE} WITH NO DATA"
 DAILY = ("daily_analytics_summary",)
 # The current minute of every camera and line, counts bumped by `bump` (a delivery of the whole fleet).
@@ -68,10 +63,10 @@ def ingest_ratio(conn: psycopg.Connection, pairs: int) -> tuple[float, float, fl
     """Seconds per fleet-minute upsert with the queueing triggers and without; median per-pair ratio."""
     on, off, ratios = [], [], []
     for i in range(pairs):
-        with_trigger = timed(lambda: upsert(conn, 100 + 2 * i))
+        with_trigger = timed(lambda i=i: upsert(conn, 100 + 2 * i))
         conn.execute("ALTER TABLE counting_results DISABLE TRIGGER counting_results_daily_change, "
                      "DISABLE TRIGGER counting_results_daily")
-        without = timed(lambda: upsert(conn, 101 + 2 * i))
+        without = timed(lambda i=i: upsert(conn, 101 + 2 * i))
         conn.execute("ALTER TABLE counting_results ENABLE TRIGGER counting_results_daily_change, "
                      "ENABLE TRIGGER counting_results_daily")
         on.append(with_trigger)
@@ -108,7 +103,9 @@ def bench(spec: SynthSpec, repeat: int) -> None:
                 for i in range(repeat):
                     upsert(conn, 50 + i)
                     fleet.append(timed(lambda: refresh(dsn, DAILY)))
-                    camera = conn.execute("SELECT camera_id FROM counting_lines ORDER BY random() LIMIT 1").fetchone()[0]
+                    camera = conn.execute("SELECT camera_id FROM counting_lines ORDER BY random() LIMIT 1").fetchone()[
+                        0
+                    ]
                     for back in range(0, 7 * 1440, 15):  # a week, a minute every quarter hour
                         upsert(conn, 60 + i, back, camera)
                     late.append(timed(lambda: refresh(dsn, DAILY)))
@@ -119,7 +116,8 @@ def bench(spec: SynthSpec, repeat: int) -> None:
                 diff = conn.execute(
                     "SELECT count(*) FROM ((SELECT camera_id, date, daily_in, daily_out, daily_peak_minute, "
                     "active_line_minutes FROM daily_analytics_summary) EXCEPT ALL "
-                    "(SELECT * FROM bench_daily_matview)) d").fetchone()[0]
+                    "(SELECT * FROM bench_daily_matview)) d"
+                ).fetchone()[0]
                 days = conn.execute("SELECT count(*) FROM daily_analytics_summary").fetchone()[0]
                 say("measuring with two years of older days in the summary")
                 conn.execute(OLDER_DAYS, {"days": spec.days})
@@ -130,18 +128,29 @@ def bench(spec: SynthSpec, repeat: int) -> None:
                     aged.append(timed(lambda: refresh(dsn, DAILY)))
         med = statistics.median
         print(f"machine: {machine()}; {server}; load average {os.getloadavg()[0]:.1f} at the end")
-        print(f"data: {spec.cameras} cameras x {spec.lines} lines x {spec.days} days: {rows:,} counting_results "
-              f"rows, {days:,} camera-days; medians of {repeat} runs")
+        print(
+            f"data: {spec.cameras} cameras x {spec.lines} lines x {spec.days} days: {rows:,} counting_results "
+            f"rows, {days:,} camera-days; medians of {repeat} runs"
+        )
         print(f"first refresh after the bulk load (every camera queued whole): {first_rebuild:.2f} s")
         print(f"baseline, REFRESH MATERIALIZED VIEW (0002): {med(old):.2f} s")
-        print(f"refresh --rebuild (every camera recomputed whole): {med(full):.2f} s ({med(full) / med(old):.2f} x baseline)")
-        print(f"incremental, one minute of every camera delivered: {1000 * med(fleet):.0f} ms "
-              f"({med(old) / med(fleet):.0f} x faster than the baseline)")
+        print(
+            f"refresh --rebuild (every camera recomputed whole): {med(full):.2f} s "
+            f"({med(full) / med(old):.2f} x baseline)"
+        )
+        print(
+            f"incremental, one minute of every camera delivered: {1000 * med(fleet):.0f} ms "
+            f"({med(old) / med(fleet):.0f} x faster than the baseline)"
+        )
         print(f"incremental, one camera back after 7 days offline: {1000 * med(late):.0f} ms")
-        print(f"incremental, one minute of every camera, with 730 days per camera in the summary: "
-              f"{1000 * med(aged):.0f} ms")
-        print(f"ingest, {2 * spec.cameras} minute upserts per statement: {1000 * on:.1f} ms with the queueing "
-              f"trigger, {1000 * off:.1f} ms without (ratio {ratio:.2f})")
+        print(
+            f"incremental, one minute of every camera, with 730 days per camera in the summary: "
+            f"{1000 * med(aged):.0f} ms"
+        )
+        print(
+            f"ingest, {2 * spec.cameras} minute upserts per statement: {1000 * on:.1f} ms with the queueing "
+            f"trigger, {1000 * off:.1f} ms without (ratio {ratio:.2f})"
+        )
         print(f"summary rows differing from the full aggregate at the end: {diff}")
         if diff:
             raise SystemExit("the incremental summary differs from the full aggregate")

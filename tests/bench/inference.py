@@ -23,8 +23,8 @@ from pathlib import Path
 
 import cv2
 
-from edge.detect import letterbox
-from edge.paths import data_dir
+from edge.vision.detector import letterbox
+from models.paths import data_dir
 from models.registry import locate, open_session, spec
 
 LINES = ["--line", "v240:240,60,240,330", "--line", "h150:0,150,480,150"]
@@ -77,13 +77,20 @@ def main() -> None:
         assert frames_p == frames, (frames_p, frames)
     b, p = statistics.median(bare), statistics.median(pipe)
     ratios = [y / x for x, y in zip(bare, pipe)]
-    print(f"machine: {platform.processor() or platform.machine()}, {len_cpus()} cores, python {platform.python_version()}")
-    print(f"video: {args.video.name}, {frames} frames, {args.repeat} runs each; bare loop: one call at a time on "
-          f"{args.threads} onnxruntime threads; edge count --threads {args.threads}: {args.threads} one-thread calls at once")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {len_cpus()} cores, python {platform.python_version()}"
+    )
+    print(
+        f"video: {args.video.name}, {frames} frames, {args.repeat} runs each; bare loop: one call at a time on "
+        f"{args.threads} onnxruntime threads; edge count --threads {args.threads}: "
+        f"{args.threads} one-thread calls at once"
+    )
     print(f"bare decode+inference : {b:7.1f} frames/s  (runs: {', '.join(f'{x:.1f}' for x in bare)})")
     print(f"edge count end to end : {p:7.1f} frames/s  (runs: {', '.join(f'{x:.1f}' for x in pipe)})")
-    print(f"ratio (median of pairs): {statistics.median(ratios):6.3f}  (pairs: {', '.join(f'{r:.3f}' for r in ratios)}; "
-          "target >= 0.9)")
+    print(
+        f"ratio (median of pairs): {statistics.median(ratios):6.3f}  (pairs: {', '.join(f'{r:.3f}' for r in ratios)}; "
+        "target >= 0.9)"
+    )
     print(f"peak RSS (edge count) : {rss:7.1f} MiB")
 
 

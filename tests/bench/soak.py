@@ -11,12 +11,13 @@ reconnects counted by the health records, crossings stored and each camera's sta
 
 from __future__ import annotations
 
-from edge.malloc import limit_arenas
+from edge.run.malloc import limit_arenas
 
 limit_arenas()  # as `edge run` does, before any thread starts
 
 import argparse
 import os
+import signal
 import sqlite3
 import tempfile
 import threading
@@ -25,13 +26,14 @@ from pathlib import Path
 
 import psutil
 
-from edge.bench_live import LINES, start_server
 from edge.config import parse_config
-from edge.detect import DetectorSettings, parallel_detector
 from edge.log import setup as setup_logging
-from edge.paths import data_dir
-from edge.runner import Runner
+from edge.run.loop import Runner
+from edge.vision.detector import DetectorSettings, parallel_detector
+from models.paths import data_dir
 from models.registry import locate, spec
+from tests.bench.live import LINES
+from tests.support.rtsp import RtspServer
 
 
 def sample() -> tuple[float, int, int]:
@@ -61,8 +63,8 @@ def main() -> None:
     detector, _ = parallel_detector(DetectorSettings(model_path=locate(spec("yolox-nano"))))
     with tempfile.TemporaryDirectory() as d:
         logs, db = Path(d), Path(d) / "b.sqlite"
-        servers = [start_server(args.video, logs / f"s{i}.log") for i in range(args.cameras)]
-        cams = "".join(f'[[cameras]]\nname = "c{i}"\nsource = "{u}"\n{LINES}\n' for i, (_, u) in enumerate(servers))
+        servers = [RtspServer(args.video, logs / f"s{i}.log").start() for i in range(args.cameras)]
+        cams = "".join(f'[[cameras]]\nname = "c{i}"\nsource = "{s.url}"\n{LINES}\n' for i, s in enumerate(servers))
         text = (f'device_id = "soak"\n[buffer]\npath = "{db}"\n[health]\ninterval_s = {args.sample}\n'
                 "[capture]\nopen_timeout_s = 3\nread_timeout_s = 1\nfreeze_timeout_s = 3\nbackoff_initial_s = 0.5\n"
                 f'backoff_max_s = 2\nffmpeg_options = "probesize;32"\n{cams}')
@@ -76,10 +78,8 @@ def main() -> None:
             while (now := time.monotonic()) < start + 2 * half_s:
                 if now >= next_kill:
                     i = kills % len(servers)
-                    proc, url = servers[i]
-                    proc.kill()
-                    proc.wait()
-                    servers[i] = start_server(args.video, logs / f"s{i}.log", int(url.split(":")[2].split("/")[0]))
+                    servers[i].stop(signal.SIGKILL)
+                    servers[i].start()  # on the same port
                     kills, next_kill = kills + 1, now + args.kill_every
                 if now >= next_sample:
                     samples.append((now - start, *sample()))
@@ -89,8 +89,8 @@ def main() -> None:
         finally:
             runner.stop()
             thread.join(timeout=30)
-            for proc, _ in servers:
-                proc.kill()
+            for server in servers:
+                server.stop(signal.SIGKILL)
         with sqlite3.connect(db) as conn:
             reconnects = dict(conn.execute("SELECT camera, MAX(reconnects) FROM camera_health GROUP BY camera"))
             last = dict(conn.execute("SELECT camera, status FROM camera_health WHERE seq IN "
@@ -101,11 +101,16 @@ def main() -> None:
     warm = min(60.0, half_s / 2)  # connect, model warm-up, allocator arenas filling
     for name, lo, hi in (("first half, undisturbed", warm, half_s), ("second half, kills   ", half_s, 2 * half_s)):
         part = [x for x in samples if lo <= x[0] < hi]
-        print(f"{name}: RSS {part[0][1]:.1f} -> {part[-1][1]:.1f} MiB, slope {slope_per_hour([(t, r) for t, r, _, _ in part]):+.1f} "
-              f"MiB/hour ({len(part)} samples); threads {min(x[2] for x in part)}-{max(x[2] for x in part)}, "
-              f"fds {min(x[3] for x in part)}-{max(x[3] for x in part)}")
-    print(f"reconnects per camera: {dict(sorted(reconnects.items()))}; status at the stop: "
-          f"{dict(sorted(last.items()))}; crossings stored: {crossings}")
+        print(
+            f"{name}: RSS {part[0][1]:.1f} -> {part[-1][1]:.1f} MiB, "
+            f"slope {slope_per_hour([(t, r) for t, r, _, _ in part]):+.1f} "
+            f"MiB/hour ({len(part)} samples); threads {min(x[2] for x in part)}-{max(x[2] for x in part)}, "
+            f"fds {min(x[3] for x in part)}-{max(x[3] for x in part)}"
+        )
+    print(
+        f"reconnects per camera: {dict(sorted(reconnects.items()))}; status at the stop: "
+        f"{dict(sorted(last.items()))}; crossings stored: {crossings}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`python -m sync.bench_sync`: sync agent throughput and lag on a throwaway PostgreSQL (../shared/tools/pg_temp.sh).
+"""`python -m tests.bench.sync`: sync agent throughput and lag on a throwaway PostgreSQL (../shared/tools/pg_temp.sh).
 
 Throughput: a box buffer of N crossings (spread over the last hour, so they land in daily partitions) is
 drained by the agent into the central tables, alternating with a plain `executemany` INSERT of the same rows
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -20,43 +19,22 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 
-from edge.buffer import Buffer
 from edge.config import BoxConfig
-from edge.paths import REPO_ROOT
 from edge.records import CrossingEvent, now_us, uuid7
-from sync.agent import Agent
-from sync.deliver import Delivery, Target
-from sync.outbox import Batch, Outbox
+from edge.store.buffer import Buffer
+from edge.store.outbox import Batch, Outbox
+from sync.agent.deliver import Delivery, Target
+from sync.agent.loop import Agent
+from tests.support.pg import PgServer
 
-PG_TEMP = REPO_ROOT.parent / "shared" / "tools" / "pg_temp.sh"
 DEVICE = "bench1"
 HOUR_US = 3_600_000_000
-
-
-@contextmanager
-def throwaway_server() -> Iterator[str]:
-    """A PostgreSQL 15 on 127.0.0.1 in a fresh /tmp directory; its admin URL. Stopped and removed after."""
-    import socket
-
-    directory = tempfile.mkdtemp(prefix="pg.bench_sync.", dir="/tmp")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    try:
-        out = subprocess.run(["bash", str(PG_TEMP), "start", directory, str(port)], check=True,
-                             capture_output=True, text=True)
-        yield out.stdout.strip().splitlines()[-1]
-    finally:
-        subprocess.run(["bash", str(PG_TEMP), "stop", directory], capture_output=True)
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def edge(*args: str) -> None:
@@ -85,8 +63,20 @@ def fill(path: Path, n: int, cameras: int = 8) -> None:
             frame = []
             for i in range(first, min(n, first + 100)):
                 ts = start + i * step
-                frame.append(CrossingEvent(uuid7(ts), DEVICE, f"cam{i % cameras}", f"line{i % 2}",
-                                           ("in", "out")[i % 3 == 0], i, ts, i // 10, 0.87, "yolox-nano"))
+                frame.append(
+                    CrossingEvent(
+                        event_id=uuid7(ts),
+                        device_id=DEVICE,
+                        camera=f"cam{i % cameras}",
+                        line=f"line{i % 2}",
+                        direction=("in", "out")[i % 3 == 0],
+                        track_id=i,
+                        ts_us=ts,
+                        frame=i // 10,
+                        score=0.87,
+                        model="yolox-nano",
+                    )
+                )
             b.record_frame(frame, now_us())
 
 
@@ -109,8 +99,8 @@ def config(buffer: Path, dsn: str, **sync: object) -> BoxConfig:
 @dataclass(frozen=True)
 class Run:
     seconds: float
-    client_cpu_s: float          # this process (the agent and its lanes, or the executemany loop)
-    server_cpu_s: float          # the PostgreSQL backends serving it
+    client_cpu_s: float  # this process (the agent and its lanes, or the executemany loop)
+    server_cpu_s: float  # the PostgreSQL backends serving it
 
 
 def backend_cpu_s(admin: psycopg.Connection, role: str) -> float:
@@ -138,16 +128,21 @@ def agent_run(admin: psycopg.Connection, buffer: Path, dsn: str) -> Run:
 def baseline_run(admin: psycopg.Connection, buffer: Path, dsn: str) -> Run:
     """The same crossings with a pipelined executemany INSERT (row conversion not timed)."""
     with Buffer(buffer, synchronous="normal") as b:
-        rows = [(uuid.UUID(e), d, f"{d}/{c}", ln, dr, tr, datetime.fromtimestamp(ts / 1e6, timezone.utc), fr, sc, mo)
-                for e, d, c, ln, dr, tr, ts, fr, sc, mo in b.conn.execute(
-                    "SELECT event_id, device_id, camera, line, direction, track_id, ts_us, frame, score, model "
-                    "FROM crossings ORDER BY seq")]
+        rows = [
+            (uuid.UUID(e), d, f"{d}/{c}", ln, dr, tr, datetime.fromtimestamp(ts / 1e6, UTC), fr, sc, mo)
+            for e, d, c, ln, dr, tr, ts, fr, sc, mo in b.conn.execute(
+                "SELECT event_id, device_id, camera, line, direction, track_id, ts_us, frame, score, model "
+                "FROM crossings ORDER BY seq"
+            )
+        ]
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         server = backend_cpu_s(admin, f"box_{DEVICE}")
         t, cpu = time.perf_counter(), time.process_time()
-        cur.executemany("INSERT INTO counting_events (event_id, device_id, camera_id, line_name, direction, "
-                        "track_id, event_ts, frame_index, score, model) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                        rows)
+        cur.executemany(
+            "INSERT INTO counting_events (event_id, device_id, camera_id, line_name, direction, "
+            "track_id, event_ts, frame_index, score, model) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            rows,
+        )
         conn.commit()
         seconds, client = time.perf_counter() - t, time.process_time() - cpu
         return Run(seconds, client, backend_cpu_s(admin, f"box_{DEVICE}") - server)
@@ -178,8 +173,12 @@ def lag(dsn: str, work: Path, seconds: float, rate: int) -> list[float]:
     def on_delivered(batch: Batch, target: Target, result: Delivery) -> None:
         if batch.stream == "events" and not result.duplicate:
             done = now_us()
-            lags.extend((done - ts) / 1e6 for (ts,) in outbox.conn.execute(
-                "SELECT ts_us FROM crossings WHERE seq BETWEEN ? AND ?", (batch.first_seq, batch.last_seq)))
+            lags.extend(
+                (done - ts) / 1e6
+                for (ts,) in outbox.conn.execute(
+                    "SELECT ts_us FROM crossings WHERE seq BETWEEN ? AND ?", (batch.first_seq, batch.last_seq)
+                )
+            )
 
     def produce() -> None:
         per_frame, interval = max(1, rate // 50), 1 / 50  # 50 frames/s with crossings across the cameras
@@ -187,8 +186,24 @@ def lag(dsn: str, work: Path, seconds: float, rate: int) -> list[float]:
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:
                 ts = now_us()
-                b.record_frame([CrossingEvent(uuid7(ts), DEVICE, f"cam{i % 8}", "line0", "in", i, ts, 0, 0.9, "m")
-                                for i in range(per_frame)], ts)
+                b.record_frame(
+                    [
+                        CrossingEvent(
+                            event_id=uuid7(ts),
+                            device_id=DEVICE,
+                            camera=f"cam{i % 8}",
+                            line="line0",
+                            direction="in",
+                            track_id=i,
+                            ts_us=ts,
+                            frame=0,
+                            score=0.9,
+                            model="m",
+                        )
+                        for i in range(per_frame)
+                    ],
+                    ts,
+                )
                 time.sleep(interval)
         time.sleep(3)  # let the last batches go
         stop.set()
@@ -215,8 +230,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lag-rate", type=int, default=2000, help="crossings per second while measuring lag")
     args = parser.parse_args(argv)
     load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    with throwaway_server() as url, tempfile.TemporaryDirectory(prefix="bench_sync.") as tmp:
-        admin, dsn = setup_central(url)
+    with PgServer() as srv, tempfile.TemporaryDirectory(prefix="bench_sync.") as tmp:
+        admin, dsn = setup_central(srv.url)
         runs = throughput(admin, dsn, Path(tmp), args.events, args.pairs)
         lags = sorted(lag(dsn, Path(tmp), args.lag_seconds, args.lag_rate))
     n = args.events
@@ -229,16 +244,23 @@ def main(argv: list[str] | None = None) -> None:
 
     ratio = statistics.median(b.seconds / a.seconds for a, b in zip(runs["agent"], runs["baseline"]))
     p = statistics.quantiles(lags, n=100)
-    print(f"events: {n} per run, {args.pairs} alternating pairs; load average before: {load_before}, after: "
-          f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    print(
+        f"events: {n} per run, {args.pairs} alternating pairs; load average before: {load_before}, after: "
+        f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])}"
+    )
     print("                                           rows/s     CPU us/row: client  server")
-    for name, label in (("agent", "agent (binary COPY + ledger, partitioned)"),
-                        ("baseline", "baseline (pipelined executemany INSERT)")):
-        print(f"{label:42s} {rate(name):9,.0f}   {cpu_us(name, 'client_cpu_s'):17.2f} "
-              f"{cpu_us(name, 'server_cpu_s'):7.2f}")
+    for name, label in (
+        ("agent", "agent (binary COPY + ledger, partitioned)"),
+        ("baseline", "baseline (pipelined executemany INSERT)"),
+    ):
+        print(
+            f"{label:42s} {rate(name):9,.0f}   {cpu_us(name, 'client_cpu_s'):17.2f} {cpu_us(name, 'server_cpu_s'):7.2f}"
+        )
     print(f"ratio (median of pairs): {ratio:.2f}x")
-    print(f"lag box commit -> central commit over {len(lags)} events at {args.lag_rate}/s: "
-          f"p50 {p[49]:.3f} s, p95 {p[94]:.3f} s, max {lags[-1]:.3f} s")
+    print(
+        f"lag box commit -> central commit over {len(lags)} events at {args.lag_rate}/s: "
+        f"p50 {p[49]:.3f} s, p95 {p[94]:.3f} s, max {lags[-1]:.3f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -13,10 +13,11 @@ from typer.testing import CliRunner
 
 from edge.cli import app
 from edge.errors import EdgeError
-from sync.central import MIGRATIONS_DIR, migrate, migrations, refresh
-from sync.central_partitions import maintain
+from sync.central.migrate import MIGRATIONS_DIR, migrate, migrations
+from sync.central.partitions import maintain
+from sync.central.summaries import refresh
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def run(*args: str):

@@ -7,17 +7,18 @@ import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from sync.central import OPEN_ALERTS, migrate, raise_alerts
-from sync.sync_streams import CAMERA_HEALTH
-from tests.sync_helpers import box_dsn
-from tests.test_central import assert_one_line_error, run
-from tests.test_central_plans import uses_index
+from sync.central.alerts import OPEN_ALERTS, raise_alerts
+from sync.central.migrate import migrate
+from sync.streams import CAMERA_HEALTH
+from tests.integration.test_central import assert_one_line_error, run
+from tests.integration.test_central_plans import uses_index
+from tests.support.sync import box_dsn
 
 pytestmark = pytest.mark.pg
 
@@ -49,8 +50,8 @@ def box(central: str) -> Iterator[psycopg.Connection]:
 def report(box: psycopg.Connection, camera: str, status: str, p95_ms: float = 80.0,
            ago: timedelta = timedelta()) -> None:
     """One health report COPYed as the sync agent does (the trigger fills the metrics). An offline stream is
-    reported as edge/health.py does: 0 frames/s, no latency, the error."""
-    ts = datetime.now(timezone.utc) - ago
+    reported as edge/run/health.py does: 0 frames/s, no latency, the error."""
+    ts = datetime.now(UTC) - ago
     up = status != "offline"
     row = (camera, ts, status, 10.0 if up else 0.0, 9.8 if up else 0.0, 0.0, 40.0 if up else None,
            p95_ms if up else None, 0, ts if up else None, 640, 480, None if up else FROZEN)
@@ -166,12 +167,16 @@ def test_cli_prints_counts_and_the_open_alerts(central, box) -> None:
 
 
 def test_a_alert_window_under_a_minute_is_refused() -> None:
-    assert_one_line_error(run("alerts", "--dsn", "postgresql://edge:hunter2@127.0.0.1:1/central", "--window-minutes", "0"),
-                          "the alert window must be at least 1 minute, not 0")
+    assert_one_line_error(
+        run("alerts", "--dsn", "postgresql://edge:hunter2@127.0.0.1:1/central", "--window-minutes", "0"),
+        "the alert window must be at least 1 minute, not 0",
+    )
 
 
 def test_cli_on_an_unmigrated_database_says_to_migrate(pg_dsn: str) -> None:
     r = run("alerts", "--dsn", pg_dsn)
     assert r.exit_code == 2 and r.stdout == ""
-    assert r.stderr == ("error: the central database has no alerts inbox (function raise_camera_alerts(interval) "
-                        "does not exist): run `edge central migrate` first\n")
+    assert r.stderr == (
+        "error: the central database has no alerts inbox (function raise_camera_alerts(interval) "
+        "does not exist): run `edge central migrate` first\n"
+    )

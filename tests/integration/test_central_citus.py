@@ -16,8 +16,8 @@ from typing import Literal
 import psycopg
 import pytest
 
-from edge.paths import REPO_ROOT
-from tests.sync_helpers import migrate_central
+from models.paths import REPO_ROOT
+from tests.support.sync import migrate_central
 
 pytestmark = pytest.mark.pg
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sync.bench_daily import FULL_AGGREGATE
-from sync.central import MIGRATIONS_DIR, migrate, refresh
-from tests.test_central import assert_one_line_error, run
+from sync.central.migrate import MIGRATIONS_DIR, migrate
+from sync.central.summaries import refresh
+from tests.central.oracles import FULL_AGGREGATE
+from tests.integration.test_central import assert_one_line_error, run
 
 pytestmark = pytest.mark.pg
 

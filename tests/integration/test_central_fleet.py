@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from edge.buffer import Buffer
 from edge.records import BoxHealth, CameraHealth, now_us
-from sync.central import migrate, raise_alerts
-from sync.central_fleet import EMPTY, FLEET, HEADER, Box, Cameras, fleet
-from sync.central_partitions import maintain
-from sync.outbox import Outbox
-from tests.conftest import PgServer, database
-from tests.sync_helpers import box_dsn, drain
-from tests.test_central import assert_one_line_error, run
+from edge.store.buffer import Buffer
+from edge.store.outbox import Outbox
+from sync.central.alerts import raise_alerts
+from sync.central.fleet import EMPTY, FLEET, HEADER, Box, Cameras, fleet
+from sync.central.migrate import migrate
+from sync.central.partitions import maintain
+from tests.integration.test_central import assert_one_line_error, run
+from tests.support.pg import PgServer, database
+from tests.support.sync import box_dsn, drain
 
 pytestmark = pytest.mark.pg
 
@@ -33,10 +34,30 @@ def deliver(central: str, tmp_path: Path, device: str, cameras: dict[str, str], 
     """The box buffers a health round (its cameras' statuses, its own load) and maybe an alert; `edge sync` delivers."""
     buffer, ts = tmp_path / f"{device}.sqlite", now_us()
     with Buffer(buffer, synchronous="normal") as b:
-        b.record_health([CameraHealth(ts, device, camera, status, 10.0, 9.5 if status == "online" else 0.0, 0.0,
-                                      40.0, 120.0, 0, ts, 640, 480, None if status == "online" else "no frame")
-                         for camera, status in cameras.items()],
-                        BoxHealth(ts, device, 12.5, 300.0, 2_500_000, 40))
+        b.record_health(
+            [
+                CameraHealth(
+                    ts_us=ts,
+                    device_id=device,
+                    camera=camera,
+                    status=status,
+                    fps_in=10.0,
+                    fps_processed=9.5 if status == "online" else 0.0,
+                    drop_rate=0.0,
+                    latency_p50_ms=40.0,
+                    latency_p95_ms=120.0,
+                    reconnects=0,
+                    last_frame_us=ts,
+                    width=640,
+                    height=480,
+                    error=None if status == "online" else "no frame",
+                )
+                for camera, status in cameras.items()
+            ],
+            BoxHealth(
+                ts_us=ts, device_id=device, cpu_percent=12.5, mem_mb=300.0, buffer_bytes=2_500_000, pending_rows=40
+            ),
+        )
     if alert:
         with Outbox(buffer) as outbox:
             outbox.alert("buffer_size", alert, ts)
@@ -45,8 +66,11 @@ def deliver(central: str, tmp_path: Path, device: str, cameras: dict[str, str], 
 
 def go_quiet(conn: psycopg.Connection, device: str, ago: timedelta) -> None:
     """Everything central has of the box happened `ago` earlier: it has been quiet since."""
-    for table, columns in [("box_health", ("health_ts", "received_at")), ("sync_batches", ("received_at",)),
-                           ("camera_health", ("health_ts", "last_heartbeat"))]:
+    for table, columns in [
+        ("box_health", ("health_ts", "received_at")),
+        ("sync_batches", ("received_at",)),
+        ("camera_health", ("health_ts", "last_heartbeat")),
+    ]:
         shift = ", ".join(f"{c} = {c} - %(ago)s" for c in columns)
         conn.execute(f"UPDATE {table} SET {shift} WHERE device_id = %(device)s", {"ago": ago, "device": device})
 
@@ -64,14 +88,22 @@ def central(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> It
             for device, cameras in CAMERAS.items():
                 conn.execute("INSERT INTO devices (device_id) VALUES (%s)", (device,))
                 for camera in cameras:
-                    conn.execute("INSERT INTO camera_configurations (camera_id, device_id, camera_name) VALUES "
-                                 "(%s, %s, %s)", (f"{device}/{camera}", device, camera))
-            conn.execute("INSERT INTO box_health (device_id, health_ts, cpu_percent, received_at) "
-                         "SELECT d, t, 10, t FROM unnest(%s::text[]) d, generate_series(now() - %s * interval '1 day', "
-                         "now() - interval '1 hour', '10 minutes') t", (reporting, HISTORY_DAYS))
-            conn.execute("INSERT INTO sync_batches (device_id, stream, batch_no, row_count, received_at) "
-                         "SELECT d, 'events:earlier-buffer', n, 100, now() - n * interval '1 minute' "
-                         "FROM unnest(%s::text[]) d, generate_series(1, 2000) n", (reporting,))
+                    conn.execute(
+                        "INSERT INTO camera_configurations (camera_id, device_id, camera_name) VALUES (%s, %s, %s)",
+                        (f"{device}/{camera}", device, camera),
+                    )
+            conn.execute(
+                "INSERT INTO box_health (device_id, health_ts, cpu_percent, received_at) "
+                "SELECT d, t, 10, t FROM unnest(%s::text[]) d, generate_series(now() - %s * interval '1 day', "
+                "now() - interval '1 hour', '10 minutes') t",
+                (reporting, HISTORY_DAYS),
+            )
+            conn.execute(
+                "INSERT INTO sync_batches (device_id, stream, batch_no, row_count, received_at) "
+                "SELECT d, 'events:earlier-buffer', n, 100, now() - n * interval '1 minute' "
+                "FROM unnest(%s::text[]) d, generate_series(1, 2000) n",
+                (reporting,),
+            )
         tmp = tmp_path_factory.mktemp("boxes")
         deliver(dsn, tmp, OK, {"door": "online", "till": "online"})
         deliver(dsn, tmp, CAMERA_OFF, {"door": "online", "till": "offline"})
@@ -109,8 +141,13 @@ def test_boxes_in_each_state_worst_first(central: str) -> None:
     assert silent.cpu_percent == 12.5  # the last report it made
     assert never.report_age_s is never.sync_lag_s is never.cpu_percent is never.pending_rows is None
     assert report.total() == {"boxes": 5, "silent": 2, "cameras_offline": 1, "open_alerts": 5}
-    assert [b.status for b in fleet(central, silent_minutes=3 * 60).boxes] == ["silent", "degraded", "degraded",
-                                                                              "ok", "ok"]  # quiet, not silent
+    assert [b.status for b in fleet(central, silent_minutes=3 * 60).boxes] == [
+        "silent",
+        "degraded",
+        "degraded",
+        "ok",
+        "ok",
+    ]  # quiet, not silent
 
 
 def test_cli_prints_a_line_per_box_and_the_total_json_the_same(central: str) -> None:
@@ -127,8 +164,10 @@ def test_cli_prints_a_line_per_box_and_the_total_json_the_same(central: str) -> 
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["silent_minutes"] == 5
-    assert [(b["device_id"], b["status"], Cameras(**b["cameras"]), b["open_camera_alerts"], b["open_box_alerts"])
-            for b in out["boxes"]] == EXPECTED
+    assert [
+        (b["device_id"], b["status"], Cameras(**b["cameras"]), b["open_camera_alerts"], b["open_box_alerts"])
+        for b in out["boxes"]
+    ] == EXPECTED
     assert out["total"] == {"boxes": 5, "silent": 2, "cameras_offline": 1, "open_alerts": 5}
     assert out["boxes"][1]["report_age_s"] is None and out["boxes"][3]["pending_rows"] == 40
 
@@ -144,15 +183,20 @@ def test_latest_report_uses_the_key_and_reads_old_partitions_only_for_boxes_with
     days before yesterday are pruned from the lookup within the threshold and read only for the two boxes without
     a report in it (the quiet one, the one that never reported). The ledger is read through its indexes."""
     with psycopg.connect(central) as conn:
-        [[explained]] = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + FLEET,
-                                     {"silent": timedelta(minutes=5)}).fetchall()
+        [[explained]] = conn.execute(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + FLEET, {"silent": timedelta(minutes=5)}
+        ).fetchall()
     nodes = list(plan_nodes(explained[0]["Plan"]))
     scans = [n for n in nodes if n.get("Relation Name", "").startswith("box_health")]
-    assert scans and all(n["Node Type"] in ("Index Scan", "Index Only Scan") and n["Scan Direction"] == "Backward"
-                         and n["Index Name"] == f"{n['Relation Name']}_pkey" for n in scans), scans
+    assert scans and all(
+        n["Node Type"] in ("Index Scan", "Index Only Scan")
+        and n["Scan Direction"] == "Backward"
+        and n["Index Name"] == f"{n['Relation Name']}_pkey"
+        for n in scans
+    ), scans
     merged = [n for n in nodes if any(c["Node Type"] == "Merge Append" for c in n.get("Plans", []))]
     assert len(merged) == 2 and all(n["Node Type"] == "Limit" for n in merged)  # within the threshold, then all
-    today = datetime.now(timezone.utc)
+    today = datetime.now(UTC)
     old = {f"box_health_p{today - timedelta(days=d):%Y%m%d}" for d in range(2, HISTORY_DAYS + 1)}
     loops = [(n["Relation Name"], n["Actual Loops"]) for n in scans if n["Relation Name"] in old]
     assert sorted(loops) == sorted((p, 2) for p in old), loops
@@ -168,13 +212,18 @@ def test_empty_fleet_says_so(pg_dsn: str) -> None:
     r = run("fleet", "--dsn", pg_dsn)
     assert (r.exit_code, r.stdout) == (0, EMPTY + "\n")
     r = run("fleet", "--dsn", pg_dsn, "--json")
-    assert json.loads(r.stdout) == {"silent_minutes": 5, "boxes": [],
-                                    "total": {"boxes": 0, "silent": 0, "cameras_offline": 0, "open_alerts": 0}}
+    assert json.loads(r.stdout) == {
+        "silent_minutes": 5,
+        "boxes": [],
+        "total": {"boxes": 0, "silent": 0, "cameras_offline": 0, "open_alerts": 0},
+    }
 
 
 def test_a_silent_threshold_under_a_minute_is_refused() -> None:
-    assert_one_line_error(run("fleet", "--dsn", "postgresql://edge:hunter2@127.0.0.1:1/central", "--silent-minutes", "0"),
-                          "the silent threshold must be at least 1 minute, not 0")
+    assert_one_line_error(
+        run("fleet", "--dsn", "postgresql://edge:hunter2@127.0.0.1:1/central", "--silent-minutes", "0"),
+        "the silent threshold must be at least 1 minute, not 0",
+    )
 
 
 def test_cli_on_an_unmigrated_database_says_to_migrate(pg_dsn: str) -> None:

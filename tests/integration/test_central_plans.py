@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
-from sync.central import migrate, refresh
-from sync.central_partitions import maintain
-from sync.central_queries import BY_NAME
-from sync.central_synth import SynthSpec, load
-from tests.conftest import database
+from sync.central.migrate import migrate
+from sync.central.partitions import maintain
+from sync.central.summaries import refresh
+from tests.central.queries import BY_NAME
+from tests.central.synth import SynthSpec, load
+from tests.support.pg import database
 
 PARAMS = {"camera": "site0003-box1/cam2", "tenant": 3}
 
@@ -59,7 +60,7 @@ def test_camera_status_uses_covering_index(synth_dsn: str) -> None:
 
 def test_realtime_counting_prunes_to_this_month_and_uses_camera_time_index(synth_dsn: str) -> None:
     text = plan(synth_dsn, "realtime_counting")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     this_month = f"counting_results_p{now:%Y%m}"
     assert uses_index(text, f"{this_month}_camera_id_result_timestamp_idx")
     assert f"Seq Scan on {this_month}" not in text
@@ -74,7 +75,7 @@ def test_realtime_summary_uses_its_unique_index(synth_dsn: str) -> None:
 
 def test_stream_quality_prunes_old_days_and_uses_partial_index(synth_dsn: str) -> None:
     text = plan(synth_dsn, "stream_quality")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert uses_index(text, f"stream_quality_metrics_p{now:%Y%m%d}_metric_timestamp_idx")  # the partial index
     recent = {f"stream_quality_metrics_p{now - timedelta(hours=h):%Y%m%d}" for h in (0, 1)}
     old = scanned(text, "stream_quality_metrics") - recent

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from edge.buffer import SCHEMA_VERSION, Buffer
 from edge.cli import app
+from edge.store.buffer import Buffer
+from edge.store.schema import SCHEMA_VERSION
 
 LINES = ["--line", "v240:240,60,240,330", "--line", "h150:0,150,480,150"]
 

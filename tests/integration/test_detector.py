@@ -4,7 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.detect import Detector, DetectorSettings, YoloxDecoder, letterbox
+from edge.config import DetectorSettings
+from edge.vision.detector import Detector, YoloxDecoder, letterbox
 from models.registry import spec
 
 

@@ -7,8 +7,8 @@ import psycopg
 from typer.testing import CliRunner
 
 from edge.cli import app
-from sync.central import migrate
-from sync.roles import create_device_role
+from sync.central.migrate import migrate
+from sync.central.roles import create_device_role
 
 
 def test_box_counts_arrive_in_central_exactly_once(tmp_path, pets_video, model_path, pg_dsn):

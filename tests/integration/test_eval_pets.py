@@ -5,8 +5,8 @@ import json
 from typer.testing import CliRunner
 
 from edge.cli import app
-from edge.geometry import parse_line
-from edge.groundtruth import gt_crossings, load_tracks
+from edge.counting.line import parse_line
+from edge.eval.groundtruth import gt_crossings, load_tracks
 
 # the two lines, three of ours across the walkways, and h200 along the walkway (docs/accuracy.md)
 LINES = ["v240:240,60,240,330", "h150:0,150,480,150", "v120:120,90,120,330", "v360:360,60,360,330",

@@ -14,14 +14,13 @@ from collections import Counter
 
 import numpy as np
 
-import edge.stream as stream
-from edge.capture import Frame
+import edge.video.live as stream
 from edge.config import CaptureSettings, parse_config
-from edge.detections import Detections
-from edge.health import HealthWindow
-from edge.runner import Runner
-from edge.stream import LiveStream, Pacer, StreamStats
-from tests.conftest import free_port
+from edge.run.loop import Runner
+from edge.video.live import LiveStream
+from edge.video.source import Frame, StreamStats
+from edge.vision.detections import Detections
+from tests.support import free_port
 
 FAST = CaptureSettings(open_timeout_s=1, read_timeout_s=1, freeze_timeout_s=2, backoff_initial_s=0.05,
                        backoff_max_s=0.2)
@@ -52,23 +51,6 @@ def test_frozen_after_the_freeze_timeout_without_a_frame(monkeypatch):
     assert s.frozen()
 
 
-def test_health_window_differences_rates_and_status():
-    before = StreamStats(received=100, wanted=50, dropped=1, reconnects=2, online=True)
-    after = StreamStats(received=120, wanted=60, dropped=4, reconnects=2, online=True, last_frame_us=7,
-                        width=768, height=576)
-    w = HealthWindow(processed=10, latencies_ms=[float(i) for i in range(1, 101)])
-    r = w.record(after, "box", "c", 2.0, 9, False, before)
-    assert (r.fps_in, r.fps_processed, r.drop_rate) == (10.0, 5.0, 0.3)
-    assert r.status == "degraded" and (r.width, r.height, r.last_frame_us) == (768, 576, 7)
-    assert r.latency_p50_ms == 50.5 and 95 <= r.latency_p95_ms <= 96
-    quiet = HealthWindow().record(after, "box", "c", 2.0, 9, False, after)
-    assert quiet.status == "online" and quiet.drop_rate == 0 and quiet.latency_p95_ms is None
-    reconnected = HealthWindow().record(StreamStats(reconnects=3, online=True), "box", "c", 1, 9, False, before)
-    assert reconnected.status == "degraded"
-    frozen = HealthWindow().record(after, "box", "c", 1, 9, True, before)  # the reader is still blocked
-    assert frozen.status == "offline" and "frozen" in frozen.error
-
-
 def test_unreachable_camera_is_retried_with_backoff_and_stops_cleanly(caplog):
     url = f"rtsp://admin:s3cret@127.0.0.1:{free_port()}/cam"
     threads = threading.active_count()
@@ -85,12 +67,6 @@ def test_unreachable_camera_is_retried_with_backoff_and_stops_cleanly(caplog):
     waits = [r.created for r in caplog.records if r.getMessage() == "reconnecting"]
     gaps = np.diff(waits)
     assert len(gaps) >= 2 and gaps.max() <= FAST.backoff_max_s + FAST.backoff_initial_s + 0.3
-
-
-def test_pacer_numbers_due_frames_in_detection_periods():
-    p = Pacer(100_000)
-    ticks = [p.tick for ts in (5_000, 98_000, 230_000, 260_000, 2_300_000, 2_390_000) if p.due(ts)]
-    assert ticks == [1, 2, 3, 24, 25]  # 260 ms is early (not due); a 2 s outage leaves a gap of 20 periods
 
 
 class FakeCapture:
@@ -263,21 +239,3 @@ def test_killed_server_is_reconnected_each_time_without_leaking(rtsp_server):
     assert not s.is_alive() and threading.active_count() == threads and open_fds() == fds
 
 
-def test_ffmpeg_options_of_concurrent_opens_never_mix_and_are_put_back(monkeypatch):
-    monkeypatch.delenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", raising=False)
-    options = stream._FfmpegOptions()
-    seen: list[tuple[str, str | None]] = []
-
-    def open_with(opts: str) -> None:
-        with options.use(opts):
-            for _ in range(5):
-                seen.append((opts, os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS")))
-                time.sleep(0.002)
-
-    threads = [threading.Thread(target=open_with, args=(f"probesize;{32 * (i % 2 + 1)}",)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(seen) == 30 and all(want == got for want, got in seen)
-    assert "OPENCV_FFMPEG_CAPTURE_OPTIONS" not in os.environ

@@ -8,8 +8,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from edge.errors import EdgeError
-from models.registry import engine_cache_dir, locate, manifest, open_session, session_providers, spec
+from models.registry import ModelError, engine_cache_dir, locate, manifest, open_session, session_providers, spec
 
 NANO = spec("yolox-nano")
 
@@ -37,9 +36,9 @@ def test_lookup_order(tmp_path, model_path, monkeypatch):
 def test_missing_model_names_where_it_looked(tmp_path, monkeypatch):
     monkeypatch.setenv("EDGE_MODEL_DIR", str(tmp_path))
     monkeypatch.setenv("EDGE_DATA_DIR", str(tmp_path))
-    with pytest.raises(EdgeError, match=r"yolox_nano.onnx not found in .*--model PATH"):
+    with pytest.raises(ModelError, match=r"yolox_nano.onnx not found in .*--model PATH"):
         locate(NANO)
-    with pytest.raises(EdgeError, match="does not exist"):
+    with pytest.raises(ModelError, match="does not exist"):
         locate(NANO, tmp_path / "nope.onnx")
 
 
@@ -52,7 +51,7 @@ def test_real_model_opens(model_path):
 def test_corrupt_model_is_refused(tmp_path, model_path):
     bad = tmp_path / NANO.file
     bad.write_bytes(model_path.read_bytes()[: 100_000])
-    with pytest.raises(EdgeError) as e:
+    with pytest.raises(ModelError) as e:
         open_session(NANO, bad)
     assert str(bad) in str(e.value) and "cannot be loaded" in str(e.value) and "\n" not in str(e.value)
 
@@ -65,7 +64,7 @@ def test_tampered_weights_fail_the_checksum(tmp_path, model_path):
     w.CopyFrom(onnx.numpy_helper.from_array(arr, w.name))
     bad = tmp_path / NANO.file
     onnx.save(m, str(bad))
-    with pytest.raises(EdgeError, match=r"has sha256 .* manifest expects .* install the right file"):
+    with pytest.raises(ModelError, match=r"has sha256 .* manifest expects .* install the right file"):
         open_session(NANO, bad)
 
 
@@ -75,12 +74,14 @@ def test_wrong_shaped_model_is_refused(tmp_path):
     graph = helper.make_graph([helper.make_node("Identity", ["images"], ["output"])], "g", [x], [y])
     bad = tmp_path / NANO.file
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(bad))
-    with pytest.raises(EdgeError, match=r"has inputs \[\('images', \(1, 3, 320, 320\)\)\].*expects images\[1, 3, 416, 416\]"):
+    with pytest.raises(
+        ModelError, match=r"has inputs \[\('images', \(1, 3, 320, 320\)\)\].*expects images\[1, 3, 416, 416\]"
+    ):
         open_session(NANO, bad)
 
 
 def test_unknown_model_name():
-    with pytest.raises(EdgeError, match="unknown model 'yolo9'"):
+    with pytest.raises(ModelError, match="unknown model 'yolo9'"):
         spec("yolo9")
 
 

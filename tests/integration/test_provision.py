@@ -10,13 +10,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
 from edge.cli import app
-from tests.conftest import free_port
 from edge.config import load_config
 from provisioning.snapshot import LINE_COLOUR
+from tests.support import free_port
 
 LINE = "door:entrance:0,150,480,150"
 
@@ -25,7 +24,7 @@ def edge(*args: object, input: str | None = None):
     return CliRunner().invoke(app, [str(a) for a in args], input=input)
 
 
-def provision(root: Path, *extra: object, cameras: list[str], lines: list[str] = [LINE], input=None):
+def provision(root: Path, *extra: object, cameras: list[str], lines: tuple[str, ...] = (LINE,), input=None):
     args: list[object] = ["provision", "--root", root, "--device-id", "box1", "--camera-timeout", 5]
     for c in cameras:
         args += ["--camera", c]
@@ -145,9 +144,13 @@ class Rtsp401:
                     buf += data
                     while b"\r\n\r\n" in buf:
                         req, buf = buf.split(b"\r\n\r\n", 1)
-                        cseq = next((ln.split(b":")[1].strip() for ln in req.split(b"\r\n") if ln.lower().startswith(b"cseq")), b"1")
-                        conn.sendall(b"RTSP/1.0 401 Unauthorized\r\nCSeq: " + cseq +
-                                     b'\r\nWWW-Authenticate: Digest realm="cam", nonce="abc123"\r\n\r\n')
+                        cseq = next((ln.split(b":")[1].strip() for ln in req.split(b"\r\n")
+                                     if ln.lower().startswith(b"cseq")), b"1")
+                        conn.sendall(
+                            b"RTSP/1.0 401 Unauthorized\r\nCSeq: "
+                            + cseq
+                            + b'\r\nWWW-Authenticate: Digest realm="cam", nonce="abc123"\r\n\r\n'
+                        )
 
 
 def test_wrong_credentials_are_named(tmp_path):
@@ -172,8 +175,13 @@ def test_duplicate_line_name_writes_nothing(tmp_path, rtsp_server):
 
 
 def test_bad_dsn_writes_nothing(tmp_path, rtsp_server):
-    r = provision(tmp_path, "--yes", "--central-dsn", "postgresql://box:pw@127.0.0.1:5432/db?sslmode=bogus=x",
-                  cameras=[f"door={rtsp_server.url}"])
+    r = provision(
+        tmp_path,
+        "--yes",
+        "--central-dsn",
+        "postgresql://box:pw@127.0.0.1:5432/db?sslmode=bogus=x",
+        cameras=[f"door={rtsp_server.url}"],
+    )
     assert r.exit_code == 2 and "--central-dsn is not a valid PostgreSQL DSN" in r.stderr
     assert "pw" not in r.stderr.replace("postgresql://USER:PASSWORD", "")
     assert not (tmp_path / "etc").exists()
@@ -216,7 +224,7 @@ def test_unwritable_config_dir_writes_nothing(tmp_path, rtsp_server):
 def test_provisioning_against_a_real_central_database(tmp_path, rtsp_server, pg_dsn):
     import psycopg
 
-    from sync.central import migrate
+    from sync.central.migrate import migrate
 
     migrate(pg_dsn)
     args = ["--yes", "--admin-dsn", pg_dsn]
@@ -226,9 +234,12 @@ def test_provisioning_against_a_real_central_database(tmp_path, rtsp_server, pg_
     assert "central reachable and writable by this box" in r.output
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT camera_id, camera_name, is_active FROM camera_configurations").fetchall() == [
-            ("box1/door", "door", True)]
+            ("box1/door", "door", True)
+        ]
         assert conn.execute("SELECT line_name, x1, y1, x2, y2 FROM counting_lines ORDER BY 1").fetchall() == [
-            ("entrance", 0, 150, 480, 150), ("exit", 0, 300, 480, 300)]
+            ("entrance", 0, 150, 480, 150),
+            ("exit", 0, 300, 480, 300),
+        ]
     secrets = tmp_path / "etc/edge-counter/secrets.toml"
     box_dsn = tomllib.loads(secrets.read_text())["sync"]["dsn"]
     assert "user=box_box1" in box_dsn or "box_box1@" in box_dsn
@@ -241,7 +252,9 @@ def test_provisioning_against_a_real_central_database(tmp_path, rtsp_server, pg_
     assert secrets.read_bytes() == before  # same role, same password: nothing rewritten
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT line_name, is_active FROM counting_lines ORDER BY 1").fetchall() == [
-            ("entrance", True), ("exit", False)]
+            ("entrance", True),
+            ("exit", False),
+        ]
 
 
 def test_unreachable_central_still_provisions_and_buffers(tmp_path, rtsp_server):

@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 from edge.cli import app
 from edge.config import parse_config
 from edge.errors import EdgeError
-from edge.runner import Runner
-from tests.conftest import RtspServer, free_port
-from tests.sync_helpers import full
+from edge.run.loop import Runner
+from tests.support import free_port
+from tests.support.sync import full
 
 LINES = 'lines = [{ name = "v240", a = [240, 60], b = [240, 330] }, { name = "h150", a = [0, 150], b = [480, 150] }]'
 FAST = "[capture]\nopen_timeout_s = 3\nread_timeout_s = 1\nfreeze_timeout_s = 2\nbackoff_initial_s = 0.2\n" \
@@ -49,7 +49,7 @@ class Background:
 
 @pytest.fixture(scope="module")
 def detector(model_path):
-    from edge.detect import DetectorSettings, parallel_detector
+    from edge.vision.detector import DetectorSettings, parallel_detector
 
     return parallel_detector(DetectorSettings(model_path=model_path))[0]  # as edge run builds it
 
@@ -94,7 +94,7 @@ def clip_counts(clip) -> dict[str, dict[str, int]]:
                                        "--line", "h150:0,150,480,150", "--json"])
     assert counted.exit_code == 0, counted.output
     counts = json.loads(counted.stdout)["lines"]
-    assert sum(c["in"] + c["out"] for c in counts.values()) >= 5  # enough crossings for the comparisons to mean something
+    assert sum(c["in"] + c["out"] for c in counts.values()) >= 5  # enough crossings for the comparisons to mean a thing
     return counts
 
 
@@ -104,11 +104,14 @@ def test_file_camera_counts_like_edge_count(tmp_path, clip, clip_counts):
     cfg.write_text(config_text(db, {"pets": str(clip)}))
     r = CliRunner().invoke(app, ["run", "--config", str(cfg)])
     assert r.exit_code == 0, r.output
-    got = {line: {"in": i, "out": o} for line, i, o in
-           rows(db, "SELECT line, SUM(count_in), SUM(count_out) FROM minute_counts GROUP BY line")}
+    got = {
+        line: {"in": i, "out": o}
+        for line, i, o in rows(db, "SELECT line, SUM(count_in), SUM(count_out) FROM minute_counts GROUP BY line")
+    }
     assert got == clip_counts
     assert rows(db, "SELECT COUNT(*) FROM crossings WHERE camera = 'pets'")[0][0] == sum(
-        c["in"] + c["out"] for c in clip_counts.values())
+        c["in"] + c["out"] for c in clip_counts.values()
+    )
 
 
 def test_a_full_buffer_holds_crossings_until_it_takes_writes_again(tmp_path, clip, clip_counts, detector, caplog):
@@ -126,16 +129,23 @@ def test_a_full_buffer_holds_crossings_until_it_takes_writes_again(tmp_path, cli
         runner.run()  # no error: what was held went in
     back = [r for r in caplog.records if r.message == "buffer writable again"]
     assert len(back) == 1 and back[0].stored > 0  # crossings of the first half were held, then stored
-    got = {line: {"in": i, "out": o} for line, i, o in rows(
-        tmp_path / "b.sqlite", "SELECT line, SUM(count_in), SUM(count_out) FROM minute_counts "
-        "WHERE camera = 'pets' GROUP BY line")}
+    got = {
+        line: {"in": i, "out": o}
+        for line, i, o in rows(
+            tmp_path / "b.sqlite",
+            "SELECT line, SUM(count_in), SUM(count_out) FROM minute_counts WHERE camera = 'pets' GROUP BY line",
+        )
+    }
     assert got == clip_counts
-    assert rows(tmp_path / "b.sqlite", "SELECT COUNT(*), COUNT(DISTINCT event_id) FROM crossings WHERE camera = 'pets'")[0] \
+    assert (
+        rows(tmp_path / "b.sqlite", "SELECT COUNT(*), COUNT(DISTINCT event_id) FROM crossings WHERE camera = 'pets'")[0]
         == (sum(c["in"] + c["out"] for c in clip_counts.values()),) * 2
+    )
 
 
-def test_a_buffer_full_to_the_end_fails_the_run_saying_what_was_not_stored(tmp_path, clip, clip_counts, detector,
-                                                                           caplog):
+def test_a_buffer_full_to_the_end_fails_the_run_saying_what_was_not_stored(
+    tmp_path, clip, clip_counts, detector, caplog
+):
     runner = Runner(parse_config(config_text(tmp_path / "b.sqlite", {"pets": str(clip)})), detector)
     full(runner.buffer)
     with pytest.raises(EdgeError) as e, caplog.at_level(logging.ERROR, "edge.buffer"):
@@ -148,8 +158,10 @@ def test_a_buffer_full_to_the_end_fails_the_run_saying_what_was_not_stored(tmp_p
     assert rows(tmp_path / "b.sqlite", "SELECT COUNT(*) FROM crossings WHERE camera = 'pets'")[0][0] == 0
 
 
-def test_rtsp_camera_counts_one_loop_of_the_footage_like_edge_count(tmp_path, clip, clip_counts, detector):
-    server = RtspServer(clip, tmp_path / "clip.log").start()
+def test_rtsp_camera_counts_one_loop_of_the_footage_like_edge_count(
+    tmp_path, clip, clip_counts, detector, rtsp_factory
+):
+    server = rtsp_factory(clip)
     db = tmp_path / "b.sqlite"
     bg = Background(config_text(db, {"cam": server.url}), detector)
     stream = bg.runner.cameras[0].stream
@@ -159,8 +171,9 @@ def test_rtsp_camera_counts_one_loop_of_the_footage_like_edge_count(tmp_path, cl
         bg.stop()
         server.stop()
     got = {line: {"in": 0, "out": 0} for line in clip_counts}
-    for line, direction, n in rows(db, "SELECT line, direction, COUNT(*) FROM crossings WHERE frame <= ? "
-                                       "GROUP BY line, direction", CLIP_FRAMES):
+    for line, direction, n in rows(
+        db, "SELECT line, direction, COUNT(*) FROM crossings WHERE frame <= ? GROUP BY line, direction", CLIP_FRAMES
+    ):
         got[line][direction] = n
     # live frames are not the file's exactly (arrival jitter, a frame dropped at connect): one miss allowed
     assert sum(abs(got[ln][d] - clip_counts[ln][d]) for ln in got for d in ("in", "out")) <= 1, (got, clip_counts)
@@ -175,16 +188,15 @@ class Collect(logging.Handler):
         self.records.append(record)
 
 
-def test_rtsp_counting_two_cameras_beside_bad_ones(tmp_path, rtsp_server, pets_video, detector):
-    second = RtspServer(pets_video, tmp_path / "second.log").start()
+def test_rtsp_counting_two_cameras_beside_bad_ones(tmp_path, rtsp_server, rtsp_factory, pets_video, detector):
+    second = rtsp_factory(pets_video)
     dead = f"rtsp://127.0.0.1:{free_port()}/cam"  # unreachable port
     wrong = rtsp_server.url.rsplit("/", 1)[0] + "/no-such-stream"  # wrong URL on a live server
     db = tmp_path / "b.sqlite"
     logs, stream_log = Collect(), logging.getLogger("edge.stream")
     stream_log.addHandler(logs)
     stream_log.setLevel(logging.INFO)
-    bg = Background(config_text(db, {"a": rtsp_server.url, "b": second.url, "gone": dead, "wrong": wrong}),
-                    detector)
+    bg = Background(config_text(db, {"a": rtsp_server.url, "b": second.url, "gone": dead, "wrong": wrong}), detector)
     try:
         assert wait_for(lambda: rows(db, "SELECT COUNT(DISTINCT camera) FROM crossings")[0][0] == 2, 40)
     finally:
@@ -231,8 +243,14 @@ def test_server_killed_and_restarted(tmp_path, rtsp_server, detector):
     finally:
         bg.stop()
     # no crossing stored twice (ids are unique by schema: compare what was crossed, by whom, when)
-    assert rows(db, "SELECT COUNT(*) FROM (SELECT 1 FROM crossings GROUP BY line, direction, track_id, frame "
-                    "HAVING COUNT(*) > 1)")[0][0] == 0
+    assert (
+        rows(
+            db,
+            "SELECT COUNT(*) FROM (SELECT 1 FROM crossings GROUP BY line, direction, track_id, frame "
+            "HAVING COUNT(*) > 1)",
+        )[0][0]
+        == 0
+    )
     assert rows(db, "SELECT MAX(reconnects) FROM camera_health")[0][0] >= 1
 
 
@@ -249,18 +267,20 @@ def test_frozen_server_is_detected_within_the_freeze_timeout_and_recovers(tmp_pa
     finally:
         bg.stop()
     errors = rows(db, "SELECT DISTINCT error FROM camera_health WHERE status = 'offline'")
-    assert any(e and "frozen" in e for e, in errors), errors
+    assert any(e and "frozen" in e for (e,) in errors), errors
 
 
-def test_sigterm_exits_cleanly_with_the_buffer_intact(tmp_path, rtsp_server, pets_video, model_path):
-    frozen = RtspServer(pets_video, tmp_path / "frozen.log").start()
+def test_sigterm_exits_cleanly_with_the_buffer_intact(tmp_path, rtsp_server, rtsp_factory, pets_video, model_path):
+    frozen = rtsp_factory(pets_video)
     frozen.signal(signal.SIGSTOP)  # its reader is stuck in an open or a read when SIGTERM comes
     db, cfg, log = tmp_path / "b.sqlite", tmp_path / "box.toml", tmp_path / "run.log"
-    cfg.write_text(config_text(db, {"cam": rtsp_server.url, "stuck": frozen.url})
-                   + f'[model]\nmodel_path = "{model_path}"\n')
+    cfg.write_text(
+        config_text(db, {"cam": rtsp_server.url, "stuck": frozen.url}) + f'[model]\nmodel_path = "{model_path}"\n'
+    )
     with open(log, "w") as err:  # a file, not a pipe: a full pipe would block the box
-        proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "--log-level", "info", "run", "--config", str(cfg)],
-                                stderr=err)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edge.cli", "--log-level", "info", "run", "--config", str(cfg)], stderr=err
+        )
     try:
         assert wait_for(lambda: db.exists() and rows(db, "SELECT COUNT(*) FROM camera_health")[0][0] > 4, 30)
         start, sent_us = time.monotonic(), time.time_ns() // 1000
@@ -277,14 +297,20 @@ def test_sigterm_exits_cleanly_with_the_buffer_intact(tmp_path, rtsp_server, pet
     assert final["cam"] in ("online", "degraded") and final["stuck"] == "offline"  # written on the way out
 
 
-@pytest.mark.parametrize("text, words", [
-    ('device_id = "b"\n[[cameras]]\nname = "c"\nsource = "x"\nlnes = []\n', "cameras[0].lnes: unknown key"),
-    ('device_id = "b"\n[[cameras]]\nname = "c"\nsource = "x"\nlines = [{ name = "l", a = [1, 1], b = [1, 1] }]\n',
-     "cameras[0].lines[0]: line 'l' has zero length"),
-    ('device_id = "b"\n[[cameras]\n', "is not valid TOML"),
-    ('device_id = "b"\n[capture]\nfreeze_timeout_s = -1\n', "capture.freeze_timeout_s"),
-    ('device_id = "b"\n[capture]\nread_timeout_s = 9\n', "capture: read_timeout_s (9) must not exceed"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('device_id = "b"\n[[cameras]]\nname = "c"\nsource = "x"\nlnes = []\n', "cameras[0].lnes: unknown key"),
+        (
+            'device_id = "b"\n[[cameras]]\nname = "c"\nsource = "x"\n'
+            'lines = [{ name = "l", a = [1, 1], b = [1, 1] }]\n',
+            "cameras[0].lines[0]: line 'l' has zero length",
+        ),
+        ('device_id = "b"\n[[cameras]\n', "is not valid TOML"),
+        ('device_id = "b"\n[capture]\nfreeze_timeout_s = -1\n', "capture.freeze_timeout_s"),
+        ('device_id = "b"\n[capture]\nread_timeout_s = 9\n', "capture: read_timeout_s (9) must not exceed"),
+    ],
+)
 def test_bad_config_is_one_line_naming_the_key(tmp_path, text, words):
     cfg = tmp_path / "box.toml"
     cfg.write_text(text)
@@ -293,7 +319,7 @@ def test_bad_config_is_one_line_naming_the_key(tmp_path, text, words):
 
 
 def test_pacer_keeps_every_frame_at_equal_rates_and_decimates_faster_streams():
-    from edge.stream import Pacer
+    from edge.video.live import Pacer
 
     jitter = [0, 13, -9, 17, -15, 4, 0, -18, 11, 6]
     p = Pacer(100_000)

@@ -14,13 +14,22 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from edge.buffer import MIGRATIONS, Buffer
 from edge.errors import EdgeError
 from edge.records import now_us
-from sync.agent import Agent
-from sync.outbox import Outbox, sync_metrics
-from tests.sync_helpers import (box_config, box_dsn, buffer_event_ids, central_event_ids, crossing, drain, fill,
-                                migrate_central)
+from edge.store.buffer import Buffer
+from edge.store.outbox import Outbox, sync_metrics
+from edge.store.schema import MIGRATIONS
+from sync.agent.loop import Agent
+from tests.support.sync import (
+    box_config,
+    box_dsn,
+    buffer_event_ids,
+    central_event_ids,
+    crossing,
+    drain,
+    fill,
+    migrate_central,
+)
 
 pytestmark = pytest.mark.pg
 BEFORE_ALERTS_STREAM = 3  # buffer schema version before the alerts stream

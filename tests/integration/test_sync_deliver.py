@@ -10,11 +10,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from edge.buffer import Buffer
 from edge.errors import EdgeError
 from edge.records import now_us
-from sync.roles import create_device_role
-from tests.sync_helpers import box_dsn, buffer_event_ids, central_event_ids, crossing, drain, fill, migrate_central
+from edge.store.buffer import Buffer
+from sync.central.roles import create_device_role
+from tests.support.sync import box_dsn, buffer_event_ids, central_event_ids, crossing, drain, fill, migrate_central
 
 pytestmark = pytest.mark.pg
 YEAR_US = 365 * 86400 * 1_000_000
@@ -146,7 +146,8 @@ def test_events_stamped_years_away_arrive_in_default_partitions_and_are_flagged(
     with psycopg.connect(central) as conn:
         parts = conn.execute("SELECT tableoid::regclass::text FROM counting_events "
                              "WHERE abs(extract(epoch FROM event_ts - now())) > 86400 * 365").fetchall()
-        flags = conn.execute("SELECT split_part(stream, ':', 1), flagged_rows FROM sync_clock_skew ORDER BY 1").fetchall()
+        flags = conn.execute("SELECT split_part(stream, ':', 1), flagged_rows FROM sync_clock_skew "
+                             "ORDER BY 1").fetchall()
     assert len(parts) == 2 and all(p[0].endswith("default") for p in parts)
     assert flags == [("events", 2), ("minutes", 2)]
 
@@ -157,19 +158,27 @@ def test_a_box_role_cannot_read_or_write_another_devices_rows(central, tmp_path)
         fill(tmp_path / f"{device}.sqlite", 50, device_id=device)
         drain(tmp_path / f"{device}.sqlite", dsn, device_id=device)
     with psycopg.connect(one, autocommit=True) as conn:
-        for query in ("SELECT * FROM counting_events", "SELECT * FROM camera_health",
-                      "DELETE FROM counting_results", "UPDATE sync_batches SET row_count = 0",
-                      "COPY counting_events TO STDOUT"):
+        for query in (
+            "SELECT * FROM counting_events",
+            "SELECT * FROM camera_health",
+            "DELETE FROM counting_results",
+            "UPDATE sync_batches SET row_count = 0",
+            "COPY counting_events TO STDOUT",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(query)
         assert {r[0] for r in conn.execute("SELECT camera_id FROM counting_results")} == {"box1/cam0", "box1/cam1"}
         assert {r[0] for r in conn.execute("SELECT device_id FROM sync_batches")} == {"box1"}
         assert conn.execute("UPDATE counting_results SET count_in = 0 WHERE camera_id LIKE 'box2/%'").rowcount == 0
         with pytest.raises(psycopg.errors.CheckViolation):
-            conn.execute("INSERT INTO counting_events (device_id, camera_id, event_ts, event_id, line_name, direction) "
-                         "VALUES ('box2', 'box2/cam0', now(), gen_random_uuid(), 'entrance', 'in')")
+            conn.execute(
+                "INSERT INTO counting_events (device_id, camera_id, event_ts, event_id, line_name, direction) "
+                "VALUES ('box2', 'box2/cam0', now(), gen_random_uuid(), 'entrance', 'in')"
+            )
         with pytest.raises(psycopg.errors.CheckViolation):
-            conn.execute("INSERT INTO sync_batches (device_id, stream, batch_no, row_count) VALUES ('box2', 'events', 99, 1)")
+            conn.execute(
+                "INSERT INTO sync_batches (device_id, stream, batch_no, row_count) VALUES ('box2', 'events', 99, 1)"
+            )
     assert sum(i + o for (cam, _), (i, o) in central_totals(central).items() if cam.startswith("box2/")) == 50
 
 
@@ -190,17 +199,31 @@ def test_bad_dsn_unreachable_central_and_tls_refusal_fail_in_one_line_without_th
     fill(db, 10)
     config = tmp_path / "box.toml"
     no_tls = pg_server.dsn("postgres").replace("postgres@", "box_box1:hunter2secret@", 1)
-    for dsn, expected in (("postgresql://box_box1:hunter2secret@127.0.0.1:1/central?connect_timeout=1",
-                           "error: central database unreachable"),
-                          ("host=127.0.0.1 password=hunter2secret user", "error: [sync] dsn is not a valid"),
-                          ("postgresql://box_box1:hunter2secret@127.0.0.1/x?sslmode=verify-fully",
-                           "error: [sync] dsn has an unknown sslmode"),
-                          (f"{no_tls}?sslmode=verify-full&sslrootcert={tmp_path}/no-ca.pem",  # the test server has no TLS
-                           "error: central database unreachable")):
-        config.write_text(f'device_id = "box1"\n[buffer]\npath = "{db}"\n[sync]\ndsn = "{dsn}"\n'
-                          "retry_attempts = 2\nretry_initial_s = 0.05\n")
-        out = subprocess.run([sys.executable, "-m", "edge.cli", "sync", "--once", "--config", str(config)],
-                             capture_output=True, text=True, timeout=60)
+    for dsn, expected in (
+        (
+            "postgresql://box_box1:hunter2secret@127.0.0.1:1/central?connect_timeout=1",
+            "error: central database unreachable",
+        ),
+        ("host=127.0.0.1 password=hunter2secret user", "error: [sync] dsn is not a valid"),
+        (
+            "postgresql://box_box1:hunter2secret@127.0.0.1/x?sslmode=verify-fully",
+            "error: [sync] dsn has an unknown sslmode",
+        ),
+        (
+            f"{no_tls}?sslmode=verify-full&sslrootcert={tmp_path}/no-ca.pem",  # the test server has no TLS
+            "error: central database unreachable",
+        ),
+    ):
+        config.write_text(
+            f'device_id = "box1"\n[buffer]\npath = "{db}"\n[sync]\ndsn = "{dsn}"\n'
+            "retry_attempts = 2\nretry_initial_s = 0.05\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-m", "edge.cli", "sync", "--once", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert out.returncode == 2
         assert out.stderr.strip().splitlines()[-1].startswith(expected)
         assert "hunter2secret" not in out.stderr + out.stdout

@@ -16,19 +16,21 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from edge.buffer import Buffer
-from sync.agent import Agent
-from sync.outbox import STREAMS, Outbox
-from tests.sync_helpers import box_config, box_dsn, buffer_event_ids, central_event_ids, crossing, migrate_central
+from edge.store.buffer import Buffer
+from edge.store.outbox import Outbox
+from edge.store.schema import Stream
+from models.paths import REPO_ROOT
+from sync.agent.loop import Agent
+from tests.support.sync import box_config, box_dsn, buffer_event_ids, central_event_ids, crossing, migrate_central
 
 pytestmark = pytest.mark.pg
-REPO = Path(__file__).parents[1]
+REPO = REPO_ROOT
 KILLS = 50
 
 PRODUCER = textwrap.dedent("""
     import sys, time
-    from edge.buffer import Buffer
-    from tests.sync_helpers import crossing
+    from edge.store.buffer import Buffer
+    from tests.support.sync import crossing
     with Buffer(sys.argv[1], synchronous="normal") as b:
         while True:
             b.record_frame([crossing(camera=f"cam{i % 2}", direction=("in", "out")[i % 2]) for i in range(20)], 0)
@@ -138,7 +140,7 @@ def test_central_outage_mid_stream_drains_afterwards(pg_server, pg_dsn, tmp_path
         assert produced.wait(30)
         deadline = time.monotonic() + 60
         with Outbox(db) as outbox:
-            while any(outbox.backlog(s).rows for s in STREAMS) and time.monotonic() < deadline:
+            while any(outbox.backlog(s).rows for s in Stream) and time.monotonic() < deadline:
                 time.sleep(0.1)
     finally:
         stop.set()

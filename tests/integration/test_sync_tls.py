@@ -6,15 +6,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.conftest import PgServer
-from tests.sync_helpers import buffer_event_ids, central_event_ids, fill, migrate_central
-from sync.roles import create_device_role
+from sync.central.roles import create_device_role
+from tests.support.pg import PgServer
+from tests.support.sync import buffer_event_ids, central_event_ids, fill, migrate_central
 
 pytestmark = pytest.mark.pg
 PASSWORD = "tls-s3cret-pw"
@@ -39,10 +39,10 @@ def make_server_cert(d: Path, ca: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PgServer, Path]]:
+def tls_server(tmp_path_factory: pytest.TempPathFactory,
+               pg_factory: Callable[[], PgServer]) -> Iterator[tuple[PgServer, Path]]:
     """A throwaway server whose pg_hba only admits TLS (hostssl), with a certificate for localhost/127.0.0.1."""
-    srv = PgServer()
-    srv.start()
+    srv = pg_factory()
     data = Path(srv.dir) / "data"
     certs = tmp_path_factory.mktemp("certs")
     make_ca(certs, "central-ca")
@@ -62,7 +62,6 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PgSer
         conn.execute("SELECT pg_reload_conf()")
         conn.execute("CREATE DATABASE central")
     yield srv, certs
-    srv.stop()
 
 
 def sync_once(tmp_path: Path, buffer: Path, dsn: str) -> subprocess.CompletedProcess[str]:

@@ -11,19 +11,20 @@ from pathlib import Path
 
 import psycopg
 
-from edge.buffer import Buffer
 from edge.config import BoxConfig
 from edge.records import CameraHealth, CrossingEvent, now_us, uuid7
-from sync.agent import Agent
-from sync.deliver import Delivery, Target
-from sync.outbox import Batch, Outbox
-from sync.roles import create_device_role
+from edge.store.buffer import Buffer
+from edge.store.outbox import Batch, Outbox
+from models.paths import REPO_ROOT
+from sync.agent.deliver import Delivery, Target
+from sync.agent.loop import Agent
+from sync.central.roles import create_device_role
 
 
 def migrate_central(admin_dsn: str) -> None:
     """`edge central migrate`: the central schema, then the sync migrations (0100...)."""
     subprocess.run([sys.executable, "-m", "edge.cli", "central", "migrate", "--dsn", admin_dsn], check=True,
-                   capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+                   capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
 
 
 def box_dsn(admin_dsn: str, device_id: str) -> str:
@@ -56,7 +57,18 @@ def drain(buffer: Path, dsn: str, routes: list[str] | None = None, device_id: st
 def crossing(device_id: str = "box1", camera: str = "door", ts_us: int | None = None, line: str = "entrance",
              direction: str = "in", track_id: int = 1) -> CrossingEvent:
     ts = now_us() if ts_us is None else ts_us
-    return CrossingEvent(uuid7(ts), device_id, camera, line, direction, track_id, ts, 1, 0.9, "yolox-nano")
+    return CrossingEvent(
+        event_id=uuid7(ts),
+        device_id=device_id,
+        camera=camera,
+        line=line,
+        direction=direction,
+        track_id=track_id,
+        ts_us=ts,
+        frame=1,
+        score=0.9,
+        model="yolox-nano",
+    )
 
 
 def fill(buffer: Path, n: int, device_id: str = "box1", per_frame: int = 100, ts_us: int | None = None) -> None:
@@ -64,10 +76,33 @@ def fill(buffer: Path, n: int, device_id: str = "box1", per_frame: int = 100, ts
     t0 = now_us() if ts_us is None else ts_us
     with Buffer(buffer, synchronous="normal") as b:
         for start in range(0, n, per_frame):
-            b.record_frame([crossing(device_id, f"cam{i % 2}", t0 + i, direction=("in", "out")[i % 3 == 0], track_id=i)
-                            for i in range(start, min(n, start + per_frame))], now_us())
-        b.record_health([CameraHealth(t0, device_id, "cam0", "online", 10.0, 9.5, 0.05, 80.0, 120.0, 0, t0,
-                                      640, 480, None)])
+            b.record_frame(
+                [
+                    crossing(device_id, f"cam{i % 2}", t0 + i, direction=("in", "out")[i % 3 == 0], track_id=i)
+                    for i in range(start, min(n, start + per_frame))
+                ],
+                now_us(),
+            )
+        b.record_health(
+            [
+                CameraHealth(
+                    ts_us=t0,
+                    device_id=device_id,
+                    camera="cam0",
+                    status="online",
+                    fps_in=10.0,
+                    fps_processed=9.5,
+                    drop_rate=0.05,
+                    latency_p50_ms=80.0,
+                    latency_p95_ms=120.0,
+                    reconnects=0,
+                    last_frame_us=t0,
+                    width=640,
+                    height=480,
+                    error=None,
+                )
+            ]
+        )
 
 
 def buffer_event_ids(buffer: Path) -> list[str]:

@@ -8,15 +8,27 @@ import textwrap
 
 import pytest
 
-from edge.buffer import MINUTE_US, SCHEMA_VERSION, Buffer
 from edge.errors import EdgeError
 from edge.records import CrossingEvent, uuid7
+from edge.store.buffer import Buffer
+from edge.store.schema import MINUTE_US, SCHEMA_VERSION
 
 T0 = 1_764_000_000_000_000  # a whole minute, in microseconds
 
 
 def event(line: str = "door", direction: str = "in", ts_us: int = T0, frame: int = 1) -> CrossingEvent:
-    return CrossingEvent(uuid7(ts_us), "box1", "cam", line, direction, 7, ts_us, frame, 0.9, "yolox-nano")
+    return CrossingEvent(
+        event_id=uuid7(ts_us),
+        device_id="box1",
+        camera="cam",
+        line=line,
+        direction=direction,
+        track_id=7,
+        ts_us=ts_us,
+        frame=frame,
+        score=0.9,
+        model="yolox-nano",
+    )
 
 
 def test_new_buffer_is_wal_at_the_current_schema(tmp_path):
@@ -85,13 +97,14 @@ def test_committed_frames_survive_sigkill(tmp_path):
     path = tmp_path / "b.sqlite"
     writer = textwrap.dedent(f"""
         import sys
-        from edge.buffer import Buffer
+        from edge.store.buffer import Buffer
         from edge.records import CrossingEvent, uuid7
         b = Buffer({str(path)!r})
         i = 0
         while True:
             i += 1
-            e = [CrossingEvent(uuid7({T0} + i), "box1", "cam", "door", d, i, {T0} + i, i, 0.9, "m") for d in ("in", "out")]
+            e = [CrossingEvent(event_id=uuid7({T0} + i), device_id="box1", camera="cam", line="door", direction=d,
+                                  track_id=i, ts_us={T0} + i, frame=i, score=0.9, model="m") for d in ("in", "out")]
             b.record_frame(e, now_us={T0})
             print(i, flush=True)
     """)
@@ -108,5 +121,5 @@ def test_committed_frames_survive_sigkill(tmp_path):
         assert b.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         n = b.conn.execute("SELECT COUNT(*) FROM crossings").fetchone()[0]
         assert n % 2 == 0 and n >= 2 * last  # whole frames only, every acknowledged one kept
-        (n_in, n_out), = b.conn.execute("SELECT SUM(count_in), SUM(count_out) FROM minute_counts")
+        ((n_in, n_out),) = b.conn.execute("SELECT SUM(count_in), SUM(count_out) FROM minute_counts")
         assert n_in == n_out == n // 2

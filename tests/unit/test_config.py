@@ -4,7 +4,7 @@ import re
 import tomllib
 
 from edge.config import BoxConfig, parse_config
-from edge.paths import REPO_ROOT
+from models.paths import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text()
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from edge.count import LineCounter
-from edge.geometry import Line
-from edge.track import Tracks
+from edge.counting.crossing import LineCounter
+from edge.counting.line import Line
+from edge.vision.detections import Tracks
 
 H = 50.0  # box height: hysteresis band = 0.075 * 50 = 3.75 px
 
@@ -95,8 +95,8 @@ def test_memory_of_dead_tracks_is_evicted():
 
 
 def test_events_carry_the_capture_time_of_the_frame_they_happened_on():
-    from edge.detections import Detections
-    from edge.pipeline import CameraPipeline
+    from edge.counting.pipeline import CameraPipeline
+    from edge.vision.detections import Detections
 
     pipe = CameraPipeline("box1", "cam", [LINE], "m")
     events = []

@@ -2,9 +2,10 @@
 
 import numpy as np
 
-from edge.count import CounterSettings, LineCounter
-from edge.geometry import Line
-from edge.track import Tracks
+from edge.config import CounterSettings
+from edge.counting.crossing import LineCounter
+from edge.counting.line import Line
+from edge.vision.detections import Tracks
 
 DOOR = Line("door", 0, 100, 200, 100)  # "in" is downwards on the image
 

@@ -4,10 +4,10 @@ import pytest
 from typer.testing import CliRunner
 
 from edge.cli import app
+from edge.counting.line import parse_line
 from edge.errors import EdgeError
-from edge.evaluate import evaluate, match, total_abs_error
-from edge.geometry import parse_line
-from edge.groundtruth import GtCrossing, gt_crossings, load_tracks
+from edge.eval.groundtruth import GtCrossing, gt_crossings, load_tracks
+from edge.eval.scoring import evaluate, match, total_abs_error
 
 LINE = parse_line("door:0,100,200,100")  # "in" = moving down the image
 

@@ -8,35 +8,40 @@ from pathlib import Path
 
 import pytest
 
-from edge.buffer import Buffer
-from edge.buffer_writer import BufferWriter
-from edge.records import CameraHealth, BoxHealth, now_us
-from tests.sync_helpers import crossing, full
+from edge.records import BoxHealth, CameraHealth, now_us
+from edge.store.buffer import Buffer
+from edge.store.held import HeldWrites
+from tests.support.sync import crossing, full
 
 UNLIMITED = 1073741823
 
 
 def stored(path: Path) -> list[tuple[int, str]]:
     with sqlite3.connect(path) as conn:
-        return conn.execute("SELECT track_id, direction FROM crossings WHERE camera = 'door' ORDER BY track_id").fetchall()
+        return conn.execute(
+            "SELECT track_id, direction FROM crossings WHERE camera = 'door' ORDER BY track_id"
+        ).fetchall()
 
 
 def test_refused_crossings_are_held_and_stored_once_when_the_buffer_takes_writes_again(tmp_path, caplog):
     path = tmp_path / "b.sqlite"
     with Buffer(path, "normal") as buffer:
-        writer = BufferWriter(buffer)
+        writer = HeldWrites(buffer)
         assert writer.record_frame([crossing(track_id=1)], now_us()) and writer.unsaved() is None
         full(buffer)
         with caplog.at_level(logging.ERROR, "edge.buffer"):
             for i in range(2, 40):
-                assert not writer.record_frame([crossing(track_id=i, direction=("in", "out")[i % 2])
-                                                for _ in range(30)], now_us())
+                assert not writer.record_frame(
+                    [crossing(track_id=i, direction=("in", "out")[i % 2]) for _ in range(30)], now_us()
+                )
         assert len(writer.held) == 38 * 30
         assert [r.message for r in caplog.records] == ["buffer refuses writes, crossings held in memory"]  # once
         assert "full" in caplog.records[0].error
         lost = writer.unsaved()
         assert lost and str(path) in lost and "1140 crossings not stored" in lost and "free disk space" in lost
-        writer.record_health([], BoxHealth(now_us(), "box1", 1.0, 2.0, 3, 4))  # a sample: skipped, no raise
+        writer.record_health(
+            [], BoxHealth(ts_us=now_us(), device_id="box1", cpu_percent=1.0, mem_mb=2.0, buffer_bytes=3, pending_rows=4)
+        )  # a sample: skipped, no raise
         assert stored(path) == [(1, "in")]  # nothing partial went in
 
         buffer.conn.execute(f"PRAGMA max_page_count = {UNLIMITED}")
@@ -49,7 +54,7 @@ def test_refused_crossings_are_held_and_stored_once_when_the_buffer_takes_writes
 
 def test_a_bug_in_what_is_written_is_raised_not_held(tmp_path):
     with Buffer(tmp_path / "b.sqlite", "normal") as buffer:
-        writer = BufferWriter(buffer)
+        writer = HeldWrites(buffer)
         event = crossing()
         writer.record_frame([event], now_us())
         with pytest.raises(sqlite3.IntegrityError):  # the same event id twice: holding it would block every write
@@ -58,13 +63,30 @@ def test_a_bug_in_what_is_written_is_raised_not_held(tmp_path):
 
 def test_at_most_limit_crossings_are_held_the_oldest_go_first(tmp_path):
     with Buffer(tmp_path / "b.sqlite", "normal") as buffer:
-        writer = BufferWriter(buffer, limit=5)
+        writer = HeldWrites(buffer, limit=5)
         full(buffer)
         for i in range(8):
             writer.record_frame([crossing(track_id=i)], now_us())
         assert [e.track_id for e in writer.held] == [3, 4, 5, 6, 7] and writer.dropped == 3
         buffer.conn.execute(f"PRAGMA max_page_count = {UNLIMITED}")
-        health = CameraHealth(now_us(), "box1", "door", "online", 10.0, 10.0, 0.0, 1.0, 2.0, 0, now_us(), 640, 480,
-                              None)
-        writer.record_health([health], BoxHealth(now_us(), "box1", 1.0, 2.0, 3, 4))
+        health = CameraHealth(
+            ts_us=now_us(),
+            device_id="box1",
+            camera="door",
+            status="online",
+            fps_in=10.0,
+            fps_processed=10.0,
+            drop_rate=0.0,
+            latency_p50_ms=1.0,
+            latency_p95_ms=2.0,
+            reconnects=0,
+            last_frame_us=now_us(),
+            width=640,
+            height=480,
+            error=None,
+        )
+        writer.record_health(
+            [health],
+            BoxHealth(ts_us=now_us(), device_id="box1", cpu_percent=1.0, mem_mb=2.0, buffer_bytes=3, pending_rows=4),
+        )
         assert writer.retry(now_us()) and [t for t, _ in stored(tmp_path / "b.sqlite")] == [3, 4, 5, 6, 7]

@@ -2,8 +2,8 @@
 
 import pytest
 
+from edge.counting.line import Line, check_lines, parse_line
 from edge.errors import EdgeError
-from edge.geometry import Line, check_lines, parse_line
 
 
 def test_right_hand_side_is_in_side_with_y_down():

@@ -1,11 +1,11 @@
-"""edge.malloc: the arena cap is applied through glibc's mallopt, and an operator's MALLOC_ARENA_MAX wins."""
+"""edge.run.malloc: the arena cap is applied through glibc's mallopt, and an operator's MALLOC_ARENA_MAX wins."""
 
 import subprocess
 import sys
 
 
 def probe(env: dict[str, str]) -> str:
-    return subprocess.run([sys.executable, "-c", "from edge.malloc import limit_arenas; print(limit_arenas())"],
+    return subprocess.run([sys.executable, "-c", "from edge.run.malloc import limit_arenas; print(limit_arenas())"],
                           capture_output=True, text=True, env=env, check=True).stdout.strip()
 
 

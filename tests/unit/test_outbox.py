@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import struct
 
-from edge.buffer import Buffer
 from edge.records import CrossingEvent
-from sync.agent_policy import batch_due, buffer_alert_due
-from sync.outbox import Outbox, Pending, sync_metrics
-from sync.sync_binary import HEADER, TRAILER, RowEncoder
-from tests.sync_helpers import crossing, fill
+from edge.store.buffer import Buffer
+from edge.store.outbox import Outbox, Pending, sync_metrics
+from sync.agent.binary import HEADER, TRAILER, RowEncoder
+from sync.agent.policy import batch_due, buffer_alert_due
+from tests.support.sync import crossing, fill
 
 T0 = 1_764_000_000_000_000
 SELECT = "event_id, ts_us"
@@ -98,19 +98,33 @@ def test_policy():
 def test_binary_encoding_fast_null_and_packed_paths_agree():
     enc = RowEncoder(["text", "int8", "uuid", "timestamptz", "float4"])
     assert enc.order == (1, 2, 3, 4, 0)
-    assert enc.select(["cam", "track", "event_id", "ts", "score"]) == "track, replace(event_id, '-', ''), ts, score, cam"
+    assert (
+        enc.select(["cam", "track", "event_id", "ts", "score"]) == "track, replace(event_id, '-', ''), ts, score, cam"
+    )
     uid = "019ab697e80075089cd11db32b7f64be"  # as SQLite hands it over
     full = b"".join(enc.payload([[(7, uid, 946_684_800_000_001, 0.5, "cam")]]))
-    fields = (struct.pack(">iq", 8, 7) + struct.pack(">i", 16) + bytes.fromhex(uid)
-              + struct.pack(">iq", 8, 1) + struct.pack(">if", 4, 0.5) + struct.pack(">i", 3) + b"cam")
+    fields = (
+        struct.pack(">iq", 8, 7)
+        + struct.pack(">i", 16)
+        + bytes.fromhex(uid)
+        + struct.pack(">iq", 8, 1)
+        + struct.pack(">if", 4, 0.5)
+        + struct.pack(">i", 3)
+        + b"cam"
+    )
     assert full == HEADER + struct.pack(">h", 5) + fields + TRAILER
     with_null = b"".join(enc.payload([[(None, uid, 946_684_800_000_001, 0.5, None)]]))
-    assert with_null == (HEADER + struct.pack(">h", 5) + b"\xff\xff\xff\xff" + fields[12:-7] + b"\xff\xff\xff\xff"
-                         + TRAILER)
+    assert with_null == (
+        HEADER + struct.pack(">h", 5) + b"\xff\xff\xff\xff" + fields[12:-7] + b"\xff\xff\xff\xff" + TRAILER
+    )
     packed = RowEncoder(["text", "int8", "text"], packed_text=True)
     assert packed.select(["a", "n", "b"]) == "n, (a) || char(31) || (b)"
     assert packed.readable((7, "a\x1fbc")) == [7, "a", "bc"]
     assert enc.readable((7, uid, 1, 0.5, "cam"))[1] == "019ab697-e800-7508-9cd1-1db32b7f64be"
-    assert packed.encode([(7, "a\x1fbc")]) == packed.encode([(None, "a\x1fbc")]).replace(
-        b"\xff\xff\xff\xff", struct.pack(">iq", 8, 7)) == (
-        struct.pack(">h", 3) + struct.pack(">iq", 8, 7) + struct.pack(">i", 1) + b"a" + struct.pack(">i", 2) + b"bc")
+    assert (
+        packed.encode([(7, "a\x1fbc")])
+        == packed.encode([(None, "a\x1fbc")]).replace(b"\xff\xff\xff\xff", struct.pack(">iq", 8, 7))
+        == (
+            struct.pack(">h", 3) + struct.pack(">iq", 8, 7) + struct.pack(">i", 1) + b"a" + struct.pack(">i", 2) + b"bc"
+        )
+    )

@@ -1,10 +1,10 @@
-"""edge.parallel: results in input order, calls really concurrent, bounded look-ahead, errors surfaced."""
+"""edge.run.parallel: results in input order, calls really concurrent, bounded look-ahead, errors surfaced."""
 
 import threading
 
 import pytest
 
-from edge.parallel import ordered_map, prefetch
+from edge.run.parallel import ordered_map, prefetch
 
 
 def test_ordered_map_runs_calls_at_once_and_yields_in_input_order():

@@ -4,9 +4,9 @@ import json
 
 from typer.testing import CliRunner
 
-from edge.buffer import Buffer
 from edge.cli import app
 from edge.records import CameraHealth, CrossingEvent, now_us, uuid7
+from edge.store.buffer import Buffer
 
 
 def write_config(tmp_path, db):
@@ -20,10 +20,59 @@ def test_status_table_and_json(tmp_path):
     db = tmp_path / "buffer.sqlite"
     t = now_us()
     with Buffer(db) as b:
-        b.record_frame([CrossingEvent(uuid7(t), "box1", "door", "l", "in", 1, t - 5_000_000, 3, 0.9, "m")], t)
-        b.record_health([CameraHealth(t, "box1", "door", "online", 10.0, 9.9, 0.0, 40.0, 60.0, 0, t, 480, 360, None),
-                         CameraHealth(t - 10**9, "box1", "yard", "offline", 0, 0, 1, None, None, 7, None, None, None,
-                                      "nothing listens on 127.0.0.1:9")])
+        b.record_frame(
+            [
+                CrossingEvent(
+                    event_id=uuid7(t),
+                    device_id="box1",
+                    camera="door",
+                    line="l",
+                    direction="in",
+                    track_id=1,
+                    ts_us=t - 5_000_000,
+                    frame=3,
+                    score=0.9,
+                    model="m",
+                )
+            ],
+            t,
+        )
+        b.record_health(
+            [
+                CameraHealth(
+                    ts_us=t,
+                    device_id="box1",
+                    camera="door",
+                    status="online",
+                    fps_in=10.0,
+                    fps_processed=9.9,
+                    drop_rate=0.0,
+                    latency_p50_ms=40.0,
+                    latency_p95_ms=60.0,
+                    reconnects=0,
+                    last_frame_us=t,
+                    width=480,
+                    height=360,
+                    error=None,
+                ),
+                CameraHealth(
+                    ts_us=t - 10**9,
+                    device_id="box1",
+                    camera="yard",
+                    status="offline",
+                    fps_in=0,
+                    fps_processed=0,
+                    drop_rate=1,
+                    latency_p50_ms=None,
+                    latency_p95_ms=None,
+                    reconnects=7,
+                    last_frame_us=None,
+                    width=None,
+                    height=None,
+                    error="nothing listens on 127.0.0.1:9",
+                ),
+            ]
+        )
     cfg = write_config(tmp_path, db)
     r = CliRunner().invoke(app, ["status", "--config", str(cfg), "--json"])
     assert r.exit_code == 0, r.output

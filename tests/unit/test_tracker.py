@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from edge.detections import Detections
-from edge.track import ByteTracker
+from edge.vision.detections import Detections
+from edge.vision.tracker import ByteTracker
 
 
 def dets(*rows: tuple[float, float, float, float, float]) -> Detections:
