@@ -1,4 +1,4 @@
-# edge-counter: make setup | demo | lint | test | bench | bench-central
+# edge-counter: make setup | demo | lint | test | accuracy | bench | bench-central
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -6,7 +6,7 @@ EDGE   := $(VENV)/bin/edge
 DATA   ?= $(or $(EDGE_DATA_DIR),../shared/data)
 VIDEO  ?= $(DATA)/footage/pets09-s2l1/video.avi
 
-.PHONY: setup setup-test demo lint test bench bench-central soak clean
+.PHONY: setup setup-test demo lint test accuracy bench bench-central soak clean
 
 $(VENV)/.installed: pyproject.toml
 	scripts/system-deps.sh runtime
@@ -29,6 +29,9 @@ lint: setup
 
 test: setup-test lint
 	$(PY) -m pytest -q
+
+accuracy: setup
+	$(EDGE) eval --suite tests/accuracy/suite.toml
 
 bench: setup-test
 	$(PY) -m tests.bench.inference --video $(VIDEO)

@@ -23,7 +23,7 @@ import typer
 
 from edge import log
 from edge.cli_errors import one_line_errors
-from edge.config import BOX_CONFIG
+from edge.config import BOX_CONFIG, DetectorSettings
 from edge.errors import UserError
 from provisioning.cli import provision_command
 from sync.agent.cli import sync_command
@@ -123,24 +123,41 @@ class _progress:
 
 @app.command("eval")
 def evaluate_video(
-    video: Annotated[Path, typer.Argument(help="recorded video file")],
-    gt: Annotated[Path, typer.Option("--gt", help="MOTChallenge ground truth (frame,id,x,y,w,h,flag,...)")],
+    video: Annotated[Optional[Path], typer.Argument(help="recorded video file (or --suite)")] = None,
+    gt: Annotated[Optional[Path], typer.Option("--gt", help="MOTChallenge ground truth (frame,id,x,y,...)")] = None,
     line: LineOpt = None,
+    suite: Annotated[Optional[Path], typer.Option(help="score every sequence of a suite file instead (see "
+                                                       "tests/accuracy/suite.toml)")] = None,
+    detections: Annotated[str, typer.Option(help="with --suite: 'model' (the detector) or 'gt' (labelled boxes: "
+                                                 "the ceiling of tracking and counting)")] = "model",
+    drop: Annotated[float, typer.Option(help="with --detections gt: share of boxes dropped at random")] = 0.0,
+    jitter: Annotated[float, typer.Option(help="with --detections gt: box edge noise, fraction of the size")] = 0.0,
+    detect_fps: Annotated[Optional[float], typer.Option(help="with --suite: process frames at this rate, as a "
+                                                             "live box would (default: every frame)")] = None,
     gt_scale: Annotated[float, typer.Option(help="multiply gt box coordinates by this")] = 1.0,
     tolerance_frames: Annotated[Optional[int], typer.Option(help="match window (default: 1 s of video)")] = None,
     model: ModelOpt = None,
     threads: Annotated[int, typer.Option(help="single-threaded inference calls at once (0 = one per core)")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """Count a labelled video and score it against ground truth, per line and direction."""
-    from edge.config import DetectorSettings
+    """Count labelled video and score it against ground truth: one video per line and direction, or a --suite
+    per sequence and pooled, with each miss put down to detection, tracking or counting."""
     from edge.counting.line import parse_line
     from edge.eval.groundtruth import gt_crossings, load_tracks
     from edge.eval.scoring import evaluate, total_abs_error
     from edge.run.file_job import count_video
     from edge.vision.detector import parallel_detector
 
+    if suite is not None:
+        with one_line_errors():
+            if video is not None or gt is not None or line:
+                raise UserError("--suite scores the suite's own videos and lines: leave out VIDEO, --gt and --line")
+            _evaluate_suite(suite, detections, drop, jitter, detect_fps, DetectorSettings(model_path=model,
+                                                                                          threads=threads), as_json)
+        return
     with one_line_errors():
+        if video is None or gt is None:
+            raise UserError("give a VIDEO and its --gt file, or --suite FILE")
         lines = [parse_line(s) for s in line or []]
         if not lines:
             raise UserError("no --line given: add at least one --line NAME:x1,y1,x2,y2")
@@ -180,6 +197,29 @@ def evaluate_video(
         )
     err = total_abs_error(rows)
     typer.echo(f"total absolute count error {err} of {total.gt} ({100 * err / max(total.gt, 1):.1f}%)")
+
+
+def _evaluate_suite(path: Path, detections: str, drop: float, jitter: float, detect_fps: float | None,
+                    detector: DetectorSettings, as_json: bool) -> None:
+    from edge.eval.report import render
+    from edge.eval.run import DetectionsFrom, EvalOptions, run_suite
+    from edge.eval.suite import load_suite
+    from edge.vision.detector import parallel_detector
+    from models.paths import data_dir
+
+    if detections not in set(DetectionsFrom):
+        raise UserError(f"--detections {detections!r} is unknown: use model or gt")
+    if not (0 <= drop < 1 and 0 <= jitter < 1) or (detect_fps is not None and detect_fps <= 0):
+        raise UserError("--drop and --jitter are fractions in [0, 1), --detect-fps a rate above 0")
+    source = DetectionsFrom(detections)
+    if (drop or jitter) and source != DetectionsFrom.GT:
+        raise UserError("--drop and --jitter apply to --detections gt only")
+    suite = load_suite(path)
+    suite.check_files(data_dir())
+    options = EvalOptions(source=source, drop=drop, jitter=jitter, detect_fps=detect_fps, detector=detector)
+    detect, workers = parallel_detector(detector) if source == DetectionsFrom.MODEL else (None, 1)
+    report = run_suite(suite, data_dir(), options, detect, workers)
+    typer.echo(json.dumps(report.as_dict()) if as_json else render(report))
 
 
 @app.command()

@@ -44,24 +44,45 @@ class DetectorSettings(Settings):
     engine_cache_dir: Path | None = None  # TensorRT engines; default $CACHE_DIRECTORY or ~/.cache/edge-counter
 
 
-class TrackerSettings(Settings):
+def frames(seconds: float, rate_hz: float) -> int:
+    """A duration setting in frames of a source whose frames are numbered `rate_hz` per second (a file's frame
+    rate, or a live camera's detect_fps): windows then span the same time at 5, 10 or 30 frames/s."""
+    return max(0, round(seconds * rate_hz))
+
+
+class _Durations(Settings):
+    """Settings that were frame counts before they became durations: an old key gets a one-line fix."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for old in (k for k in data if isinstance(k, str) and k.endswith("_frames")):
+                new = old.removesuffix("_frames") + "_s"
+                if new in cls.model_fields:
+                    raise ValueError(f"{old} is now {new}, in seconds (frames at 10 frames/s / 10): "
+                                     f"write {new} = {data[old] / 10:g} or leave it out for the default")
+        return data
+
+
+class TrackerSettings(_Durations):
     high_threshold: float = 0.6   # detections at or above take part in the first association
     low_threshold: float = 0.1    # detections between low and high may rescue tracked boxes
     new_track_threshold: float = 0.6
     match_iou: float = 0.2        # first stage: minimum IoU to associate
     low_match_iou: float = 0.5    # second stage (low-score detections)
     unconfirmed_match_iou: float = 0.3
-    lost_frames: int = 30         # how long a lost track may be re-found
+    lost_s: float = Field(3.0, ge=0)  # how long a lost track may be re-found
 
 
-class CounterSettings(Settings):
+class CounterSettings(_Durations):
     band_frac: float = 0.075      # hysteresis half-band as a fraction of the person's box height
     min_band_px: float = 2.0
-    hold_frames: int = 4          # a crossing undone within this many frames is not counted
-    relink_frames: int = 50       # a track lost this recently may be continued by a new one ...
+    hold_s: float = Field(0.4, ge=0)      # a crossing undone within this long is not counted
+    relink_s: float = Field(5.0, ge=0)    # a track lost this recently may be continued by a new one ...
     relink_dist: float = 0.5      # ... born within this many box heights of where it was lost ...
     relink_height: float = 0.75   # ... whose box is at least this fraction of the other's height
-    forget_frames: int = 100      # state for tracks unseen this long is dropped
+    forget_s: float = Field(10.0, gt=0)   # state for tracks unseen this long is dropped
     first_side_in_band: bool = True  # a track first seen inside the band takes the side it is on
 
 
@@ -181,7 +202,8 @@ class BoxConfig(Settings):
         return camera.capture or self.capture
 
 
-def _format(e: ValidationError) -> str:
+def validation_message(e: ValidationError) -> str:
+    """Every error of a validation, each as `key.path: what is wrong`, in one line."""
     parts = []
     for err in e.errors():
         loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".") or "(top level)"
@@ -229,7 +251,7 @@ def parse_config(text: str, origin: str = "config", secrets_text: str | None = N
     try:
         return BoxConfig.model_validate(raw)
     except ValidationError as e:
-        raise UserError(f"{origin}: {_format(e)}") from None
+        raise UserError(f"{origin}: {validation_message(e)}") from None
 
 
 def load_config(path: Path) -> BoxConfig:

@@ -7,12 +7,14 @@ side it is on (else people who appear on the line would never be counted). A cro
 when the confirmed side changes and the move from the last point confirmed on the old side to the
 new point passes through the segment. Its frame is the one on which the point last changed sides,
 band or not (when the feet crossed, not when the band was cleared). The crossing is held for
-`hold_frames`: if the track is confirmed back on the old side within them (a box that jumps over
+`hold_s`: if the track is confirmed back on the old side within them (a box that jumps over
 the line and back, e.g. when it briefly covers two people), neither move is counted; otherwise
 it is returned.
 A new track born near where another track of similar height was lost shortly before inherits
 that track's sides, so an ID switch neither double-counts nor loses a passage.
-Tracks unseen for longer than `forget_frames` are evicted: memory stays bounded.
+Tracks unseen for longer than `forget_s` are evicted: memory stays bounded. Frame numbers count periods
+of the source's frame clock (`rate_hz`: a file's frame rate, a live camera's detect_fps), so the windows
+are the same durations whatever the rate.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.config import CounterSettings
+from edge.config import CounterSettings, frames
 from edge.counting.line import Line
 from edge.records import Direction
 from edge.vision.detections import Tracks, bottom_centre
@@ -58,15 +60,18 @@ class _Memory:
 class LineCounter:
     """Counts crossings of several named lines for one camera."""
 
-    def __init__(self, lines: list[Line], settings: CounterSettings = CounterSettings()) -> None:
+    def __init__(self, lines: list[Line], settings: CounterSettings = CounterSettings(), rate_hz: float = 10.0) -> None:
         self.lines = lines
         self.settings = settings
+        self.hold_frames = frames(settings.hold_s, rate_hz)
+        self.relink_frames = frames(settings.relink_s, rate_hz)
+        self.forget_frames = max(1, frames(settings.forget_s, rate_hz))
         self.totals: dict[str, dict[str, int]] = {ln.name: {d: 0 for d in Direction} for ln in lines}
         self._mem: dict[int, _Memory] = {}
 
     @property
     def tracked_states(self) -> int:
-        """Number of tracks held in memory (bounded by forget_frames)."""
+        """Number of tracks held in memory (bounded by forget_s)."""
         return len(self._mem)
 
     def update(self, tracks: Tracks, frame: int) -> list[Crossing]:
@@ -112,7 +117,7 @@ class LineCounter:
         s = self.settings
         best, best_d = None, float("inf")
         for other_id, m in self._mem.items():
-            if other_id in alive or frame - m.last_frame > s.relink_frames:
+            if other_id in alive or frame - m.last_frame > self.relink_frames:
                 continue
             d = float(np.hypot(point[0] - m.point[0], point[1] - m.point[1]))
             low, high = sorted((height, m.height))
@@ -123,15 +128,15 @@ class LineCounter:
         return mem
 
     def _settle(self, frame: int) -> list[Crossing]:
-        """Count the crossings whose hold has run out; evict tracks unseen for `forget_frames`."""
-        s, done, stale = self.settings, [], []
+        """Count the crossings whose hold has run out; evict tracks unseen for `forget_s`."""
+        done, stale = [], []
         for tid, m in self._mem.items():
             for name, (seen, c) in list(m.held.items()):
-                if frame - seen >= s.hold_frames:
+                if frame - seen >= self.hold_frames:
                     del m.held[name]
                     self.totals[name][c.direction] += 1
                     done.append(c)
-            if frame - m.last_frame > s.forget_frames:
+            if frame - m.last_frame > self.forget_frames:
                 stale.append(tid)
         for tid in stale:
             del self._mem[tid]

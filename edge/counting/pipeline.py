@@ -9,7 +9,7 @@ from edge.config import CounterSettings, TrackerSettings
 from edge.counting.crossing import Crossing, LineCounter
 from edge.counting.line import Line
 from edge.records import CrossingEvent, uuid7
-from edge.vision.detections import Detections
+from edge.vision.detections import Detections, Tracks
 from edge.vision.tracker import ByteTracker
 
 
@@ -23,18 +23,21 @@ class CameraPipeline:
     model: str
     tracker_settings: TrackerSettings = field(default_factory=TrackerSettings)
     counter_settings: CounterSettings = field(default_factory=CounterSettings)
+    rate_hz: float = 10.0  # frames numbered per second: a file's frame rate, a live camera's detect_fps
 
     def __post_init__(self) -> None:
-        self.tracker = ByteTracker(self.tracker_settings)
-        self.counter = LineCounter(self.lines, self.counter_settings)
+        self.tracker = ByteTracker(self.tracker_settings, self.rate_hz)
+        self.counter = LineCounter(self.lines, self.counter_settings, self.rate_hz)
+        self.tracks = Tracks.empty()  # the confirmed tracks of the last frame: what evaluation and pictures show
         # capture times of recent frames: a crossing is reported a few frames after the one it happened on
         self._times: OrderedDict[int, int] = OrderedDict()
 
     def step(self, dets: Detections, frame: int, ts_us: int) -> list[CrossingEvent]:
         self._times[frame] = ts_us
-        if len(self._times) > self.counter_settings.forget_frames:
+        if len(self._times) > self.counter.forget_frames:
             self._times.popitem(last=False)
-        crossings = self.counter.update(self.tracker.update(dets, frame), frame)
+        self.tracks = self.tracker.update(dets, frame)
+        crossings = self.counter.update(self.tracks, frame)
         return [self._event(c, ts_us) for c in crossings]
 
     def finish(self, ts_us: int) -> list[CrossingEvent]:

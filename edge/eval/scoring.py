@@ -48,26 +48,47 @@ class Score:
                 "precision": round(self.precision, 4), "recall": round(self.recall, 4), "f1": round(self.f1, 4)}
 
 
-def match(gt_frames: list[int], counted_frames: list[int], tolerance: int) -> int:
-    """Largest one-to-one matching of events at most `tolerance` frames apart.
+def match_pairs(gt_frames: list[int], counted_frames: list[int], tolerance: int) -> list[tuple[int, int]]:
+    """A largest one-to-one matching of events at most `tolerance` frames apart, as (gt index, counted index).
 
-    Both lists sorted; pairing the earliest unmatched events first (two pointers) is optimal for
+    Pairing the earliest unmatched events first (two pointers over the frame-sorted events) is optimal for
     intervals on a line: it never uses up a partner a later event would need.
     """
-    gt, counted = sorted(gt_frames), sorted(counted_frames)
-    i = j = matched = 0
+    gt = sorted(range(len(gt_frames)), key=gt_frames.__getitem__)
+    counted = sorted(range(len(counted_frames)), key=counted_frames.__getitem__)
+    pairs: list[tuple[int, int]] = []
+    i = j = 0
     while i < len(gt) and j < len(counted):
-        if abs(gt[i] - counted[j]) <= tolerance:
-            matched, i, j = matched + 1, i + 1, j + 1
-        elif counted[j] < gt[i]:
+        g, c = gt_frames[gt[i]], counted_frames[counted[j]]
+        if abs(g - c) <= tolerance:
+            pairs.append((gt[i], counted[j]))
+            i, j = i + 1, j + 1
+        elif c < g:
             j += 1
         else:
             i += 1
-    return matched
+    return pairs
 
 
-def evaluate(gt: Iterable[tuple[str, str, int]], counted: Iterable[tuple[str, str, int]],
-             lines: list[str], tolerance: int) -> list[Score]:
+def match(gt_frames: list[int], counted_frames: list[int], tolerance: int) -> int:
+    """How many events a largest one-to-one matching pairs (see `match_pairs`)."""
+    return len(match_pairs(gt_frames, counted_frames, tolerance))
+
+
+Event = tuple[str, str, int]  # (line, direction, frame)
+
+
+def matched_gt(gt: list[Event], counted: list[Event], tolerance: int) -> set[int]:
+    """Indices into `gt` of the events the matching pairs with a counted one (same line and direction)."""
+    out: set[int] = set()
+    for key in {(ln, d) for ln, d, _ in gt}:
+        g = [i for i, e in enumerate(gt) if e[:2] == key]
+        c = [e[2] for e in counted if e[:2] == key]
+        out.update(g[a] for a, _ in match_pairs([gt[i][2] for i in g], c, tolerance))
+    return out
+
+
+def evaluate(gt: Iterable[Event], counted: Iterable[Event], lines: list[str], tolerance: int) -> list[Score]:
     """Scores per (line, direction) for `(line, direction, frame)` events, then a total row."""
     gt, counted = list(gt), list(counted)
     rows = []
@@ -76,11 +97,15 @@ def evaluate(gt: Iterable[tuple[str, str, int]], counted: Iterable[tuple[str, st
             g = [f for ln, d, f in gt if ln == line and d == direction]
             c = [f for ln, d, f in counted if ln == line and d == direction]
             rows.append(Score(line, direction, len(g), len(c), match(g, c, tolerance)))
-    rows.append(Score("total", "both", sum(r.gt for r in rows), sum(r.counted for r in rows),
-                      sum(r.matched for r in rows)))
+    rows.append(pool(rows, "total"))
     return rows
+
+
+def pool(rows: list[Score], name: str) -> Score:
+    """One row summing `rows`: the total of a sequence's lines, or of a suite's sequences."""
+    return Score(name, "both", sum(r.gt for r in rows), sum(r.counted for r in rows), sum(r.matched for r in rows))
 
 
 def total_abs_error(rows: list[Score]) -> int:
     """Sum of |counted - gt| over every line and direction (errors do not cancel out)."""
-    return sum(r.abs_error for r in rows if r.line != "total")
+    return sum(r.abs_error for r in rows if r.direction != "both")

@@ -46,7 +46,7 @@ def count_video(video: Path, lines: list[Line], detector: Detector, *, device_id
     source = FileSource(video)
     try:
         check_lines(lines, source.width, source.height)
-        pipe = CameraPipeline(device_id, camera, lines, detector.name, tracker, counter)
+        pipe = CameraPipeline(device_id, camera, lines, detector.name, tracker, counter, source.fps)
         events: list[CrossingEvent] = []
         frames, ts_us = 0, source.start_us
 

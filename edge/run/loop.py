@@ -74,7 +74,8 @@ class Runner:
             stream = (LiveStream(cam.name, cam.source, config.capture_for(cam), cam.detect_fps)
                       if is_live(cam.source) else FileStream(cam.name, cam.source))
             lines = [ln.to_line() for ln in cam.lines]
-            pipe = CameraPipeline(config.device_id, cam.name, lines, self.detector.name, config.tracker, config.counter)
+            pipe = CameraPipeline(config.device_id, cam.name, lines, self.detector.name, config.tracker, config.counter,
+                                  stream.rate_hz)
             self.cameras.append(Camera(cam.name, stream, pipe))
         if not self.cameras:
             raise UserError("no enabled camera in the config: add a [[cameras]] entry with a name and a source")

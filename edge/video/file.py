@@ -54,6 +54,7 @@ class FileStream:
     def __init__(self, camera: str, path: str) -> None:
         self.camera = camera
         self.source = FileSource(Path(path))
+        self.rate_hz = self.source.fps
         self._frames = iter(self.source)
         self.stats = StreamStats(online=True, width=self.source.width, height=self.source.height)
         self.finished = False

@@ -34,6 +34,7 @@ class LiveStream(threading.Thread):
     def __init__(self, camera: str, url: str, settings: CaptureSettings, detect_fps: float) -> None:
         super().__init__(name=f"stream-{camera}", daemon=True)
         self.camera, self.url, self.settings = camera, url, settings
+        self.rate_hz = detect_fps
         self.pacer = Pacer(1e6 / detect_fps)
         self.stats = StreamStats()
         self._halt = threading.Event()

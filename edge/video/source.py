@@ -44,6 +44,7 @@ class Source(Protocol):
 
     camera: str
     stats: StreamStats
+    rate_hz: float  # frame numbers per second (a file's frame rate, a live camera's detect_fps): tracking windows
 
     @property
     def finished(self) -> bool: ...

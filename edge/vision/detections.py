@@ -33,6 +33,10 @@ class Tracks:
     xyxy: np.ndarray
     score: np.ndarray
 
+    @classmethod
+    def empty(cls) -> Tracks:
+        return cls(np.zeros(0, np.int64), np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+
     def __len__(self) -> int:
         return len(self.track_id)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from edge.config import TrackerSettings
+from edge.config import TrackerSettings, frames
 from edge.vision.detections import Detections, Tracks, iou_matrix
 
 # Constant-velocity model on (cx, cy, aspect, h); noise scales with box height, as in SORT/ByteTrack.
@@ -113,8 +113,12 @@ class ByteTracker:
     """Tracks people across frames of one camera. `update` once per processed frame."""
 
     settings: TrackerSettings = field(default_factory=TrackerSettings)
+    rate_hz: float = 10.0  # frames numbered per second: a file's frame rate, a live camera's detect_fps
     _tracks: list[_Track] = field(default_factory=list)
     _next_id: int = 1
+
+    def __post_init__(self) -> None:
+        self.lost_frames = frames(self.settings.lost_s, self.rate_hz)
 
     def reset(self) -> None:
         """Forget every track (a camera back at another resolution, new lines): ids keep counting up."""
@@ -157,10 +161,10 @@ class ByteTracker:
                 self._tracks.append(_Track.start(self._next_id, hi_box[d], float(hi_score[d]), frame))
                 self._next_id += 1
         self._tracks = [t for t in self._tracks
-                        if t.track_id not in dead_ids and frame - t.last_frame <= s.lost_frames]
+                        if t.track_id not in dead_ids and frame - t.last_frame <= self.lost_frames]
 
         live = [t for t in self._tracks if t.confirmed and not t.lost and t.last_frame == frame]
         if not live:
-            return Tracks(np.zeros(0, np.int64), np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+            return Tracks.empty()
         return Tracks(np.array([t.track_id for t in live], np.int64), _boxes(live),
                       np.array([t.score for t in live], np.float32))

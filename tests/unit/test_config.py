@@ -3,7 +3,10 @@
 import re
 import tomllib
 
-from edge.config import BoxConfig, parse_config
+import pytest
+
+from edge.config import BoxConfig, frames, parse_config
+from edge.errors import UserError
 from models.paths import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text()
@@ -32,3 +35,14 @@ def test_readme_settings_reference_lists_every_setting_with_its_default():
     optional = {k for k, v in BoxConfig().model_dump().items() if v is None}
     optional |= {k for k, v in BoxConfig().model.model_dump().items() if v is None}
     assert optional <= commented
+
+
+def test_a_frame_count_setting_of_older_configs_names_its_duration():
+    with pytest.raises(UserError) as e:
+        parse_config('device_id = "b"\n[counter]\nhold_frames = 4\n')
+    assert str(e.value) == ("config: counter: hold_frames is now hold_s, in seconds (frames at 10 frames/s / 10): "
+                            "write hold_s = 0.4 or leave it out for the default")
+
+
+def test_durations_become_frames_of_the_source_rate():
+    assert [frames(0.4, r) for r in (5, 10, 25, 30)] == [2, 4, 10, 12]

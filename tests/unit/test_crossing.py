@@ -91,7 +91,7 @@ def test_memory_of_dead_tracks_is_evicted():
     c = LineCounter([LINE])
     for f in range(1, 2001):  # an endless stream of short-lived tracks
         c.update(tracks((f, 10 + f % 100, 30)), f)
-    assert c.tracked_states <= c.settings.forget_frames + 1
+    assert c.tracked_states <= c.forget_frames + 1
 
 
 def test_events_carry_the_capture_time_of_the_frame_they_happened_on():

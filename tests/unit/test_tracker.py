@@ -57,6 +57,6 @@ def test_tracks_are_dropped_after_lost_frames():
     t = ByteTracker()
     for f in range(1, 4):
         t.update(dets(box(10, 10)), f)
-    for f in range(4, 4 + t.settings.lost_frames + 2):
+    for f in range(4, 4 + t.lost_frames + 2):
         t.update(Detections.empty(), f)
     assert t._tracks == []
