@@ -17,17 +17,20 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from edge import log
 from edge.cli_errors import one_line_errors
-from edge.config import BOX_CONFIG, DetectorSettings
+from edge.config import BOX_CONFIG, DetectorSettings, MotionSettings
 from edge.errors import UserError
 from provisioning.cli import provision_command
 from sync.agent.cli import sync_command
 from sync.central.cli import central_app
+
+if TYPE_CHECKING:
+    from edge.eval.run import EvalOptions
 
 app = typer.Typer(help="edge-counter: count people crossing lines in camera video.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -134,6 +137,7 @@ def evaluate_video(
     jitter: Annotated[float, typer.Option(help="with --detections gt: box edge noise, fraction of the size")] = 0.0,
     detect_fps: Annotated[Optional[float], typer.Option(help="with --suite: process frames at this rate, as a "
                                                              "live box would (default: every frame)")] = None,
+    detect_always: Annotated[bool, typer.Option(help="with --suite: detect every frame (the motion gate off)")] = False,
     gt_scale: Annotated[float, typer.Option(help="multiply gt box coordinates by this")] = 1.0,
     tolerance_frames: Annotated[Optional[int], typer.Option(help="match window (default: 1 s of video)")] = None,
     model: ModelOpt = None,
@@ -152,8 +156,14 @@ def evaluate_video(
         with one_line_errors():
             if video is not None or gt is not None or line:
                 raise UserError("--suite scores the suite's own videos and lines: leave out VIDEO, --gt and --line")
-            _evaluate_suite(suite, detections, drop, jitter, detect_fps, DetectorSettings(model_path=model,
-                                                                                          threads=threads), as_json)
+            from edge.eval.run import DetectionsFrom, EvalOptions
+
+            if detections not in set(DetectionsFrom):
+                raise UserError(f"--detections {detections!r} is unknown: use model or gt")
+            options = EvalOptions(source=DetectionsFrom(detections), drop=drop, jitter=jitter, detect_fps=detect_fps,
+                                  detector=DetectorSettings(model_path=model, threads=threads),
+                                  motion=MotionSettings(detect_always=detect_always))
+            _evaluate_suite(suite, options, as_json)
         return
     with one_line_errors():
         if video is None or gt is None:
@@ -199,25 +209,20 @@ def evaluate_video(
     typer.echo(f"total absolute count error {err} of {total.gt} ({100 * err / max(total.gt, 1):.1f}%)")
 
 
-def _evaluate_suite(path: Path, detections: str, drop: float, jitter: float, detect_fps: float | None,
-                    detector: DetectorSettings, as_json: bool) -> None:
+def _evaluate_suite(path: Path, options: EvalOptions, as_json: bool) -> None:
     from edge.eval.report import render
-    from edge.eval.run import DetectionsFrom, EvalOptions, run_suite
+    from edge.eval.run import DetectionsFrom, run_suite
     from edge.eval.suite import load_suite
     from edge.vision.detector import parallel_detector
     from models.paths import data_dir
 
-    if detections not in set(DetectionsFrom):
-        raise UserError(f"--detections {detections!r} is unknown: use model or gt")
-    if not (0 <= drop < 1 and 0 <= jitter < 1) or (detect_fps is not None and detect_fps <= 0):
+    if not (0 <= options.drop < 1 and 0 <= options.jitter < 1) or (options.detect_fps or 1) <= 0:
         raise UserError("--drop and --jitter are fractions in [0, 1), --detect-fps a rate above 0")
-    source = DetectionsFrom(detections)
-    if (drop or jitter) and source != DetectionsFrom.GT:
+    if (options.drop or options.jitter) and options.source != DetectionsFrom.GT:
         raise UserError("--drop and --jitter apply to --detections gt only")
     suite = load_suite(path)
     suite.check_files(data_dir())
-    options = EvalOptions(source=source, drop=drop, jitter=jitter, detect_fps=detect_fps, detector=detector)
-    detect, workers = parallel_detector(detector) if source == DetectionsFrom.MODEL else (None, 1)
+    detect, workers = parallel_detector(options.detector) if options.source == DetectionsFrom.MODEL else (None, 1)
     report = run_suite(suite, data_dir(), options, detect, workers)
     typer.echo(json.dumps(report.as_dict()) if as_json else render(report))
 

@@ -75,6 +75,19 @@ class TrackerSettings(_Durations):
     lost_s: float = Field(3.0, ge=0)  # how long a lost track may be re-found
 
 
+class MotionSettings(Settings):
+    """Motion-gated detection: a camera's frame goes to the detector only when something moves near a line, a
+    track near a line must be kept, or the camera has gone `max_quiet_s` without a detection. A quiet shop
+    camera then costs a small grey-image difference per frame instead of an inference."""
+
+    detect_always: bool = False          # true: every due frame is detected (the gate is off)
+    threshold: int = Field(20, ge=1, le=255)  # grey-level change of a pixel that counts as movement
+    min_area: float = Field(0.002, gt=0, lt=1)  # share of the watched area that must change to wake the detector
+    max_quiet_s: float = Field(2.0, gt=0)  # the longest a camera goes without a full detection
+    margin: float = Field(0.2, ge=0)      # watched area: each line's bounding box grown by this share of the height
+    width: int = Field(160, ge=32, le=1920)  # width of the grey image the difference is taken on
+
+
 class CounterSettings(_Durations):
     band_frac: float = 0.075      # hysteresis half-band as a fraction of the person's box height
     min_band_px: float = 2.0
@@ -179,6 +192,7 @@ class BoxConfig(Settings):
     model: DetectorSettings = DetectorSettings()
     tracker: TrackerSettings = TrackerSettings()
     counter: CounterSettings = CounterSettings()
+    motion: MotionSettings = MotionSettings()
     capture: CaptureSettings = CaptureSettings()
     buffer: BufferSettings = BufferSettings()
     health: HealthSettings = HealthSettings()

@@ -71,6 +71,7 @@ class CameraHealth:
     width: int | None
     height: int | None
     error: str | None
+    detected_share: float | None = None  # processed frames the motion gate sent to the detector
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -29,6 +29,8 @@ def render(report: SuiteReport) -> str:
     out.append("")
     if cpu:
         out.append("detection CPU ms per processed frame (all threads): " + ", ".join(cpu))
+        out.append("frames detected (motion gate): " + ", ".join(
+            f"{s.name} {100 * s.detected / max(s.processed, 1):.0f}%" for s in report.sequences))
     pct = 100 * report.abs_error / max(pooled.gt, 1)
     committed = f" (committed {report.committed_f1:.3f})" if report.committed_f1 is not None else ""
     out.append(f"pooled event F1 {pooled.f1:.3f}{committed}; summed count error {report.abs_error} of {pooled.gt} "

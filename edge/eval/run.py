@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.config import CounterSettings, DetectorSettings, TrackerSettings
+from edge.config import CounterSettings, DetectorSettings, MotionSettings, TrackerSettings
 from edge.counting.pipeline import CameraPipeline
 from edge.eval.diagnosis import Frames, Miss, classify
 from edge.eval.groundtruth import GtBox, gt_crossings, load_boxes, paths
@@ -27,6 +27,7 @@ from edge.run.parallel import ordered_map, prefetch
 from edge.video.file import FileSource
 from edge.video.pacer import Pacer
 from edge.vision.detections import Detections, Tracks
+from edge.vision.motion import MotionGate
 
 
 class DetectionsFrom(StrEnum):
@@ -44,6 +45,7 @@ class EvalOptions:
     detector: DetectorSettings = field(default_factory=DetectorSettings)
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
     counter: CounterSettings = field(default_factory=CounterSettings)
+    motion: MotionSettings = field(default_factory=MotionSettings)  # the gate as `edge run` has it (model only)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class SequenceReport:
     rows: list[Score]
     misses: dict[Miss, int]
     cpu_ms_per_frame: float | None  # detection CPU (all threads) per processed frame; None with gt boxes
+    detected: int                   # processed frames the motion gate let through to the detector
 
     @property
     def total(self) -> Score:
@@ -68,7 +71,8 @@ class SequenceReport:
         return {"name": self.name, "frames": self.frames, "processed": self.processed,
                 "tolerance_frames": self.tolerance_frames, "total": self.total.as_dict(),
                 "abs_error": self.abs_error, "misses": {m.value: self.misses.get(m, 0) for m in Miss},
-                "cpu_ms_per_frame": self.cpu_ms_per_frame, "rows": [r.as_dict() for r in self.rows]}
+                "cpu_ms_per_frame": self.cpu_ms_per_frame, "detected": self.detected,
+                "rows": [r.as_dict() for r in self.rows]}
 
 
 @dataclass(frozen=True)
@@ -106,25 +110,26 @@ def _due(fps: float, detect_fps: float | None) -> Callable[[int], bool]:
 
 
 def _model_frames(video: Path, fps: float, options: EvalOptions, detect: Detect, workers: int,
-                  cpu: list[float]) -> Iterator[tuple[int, Detections]]:
+                  cpu: list[float]) -> Iterator[tuple[int, Detections, np.ndarray | None]]:
+    """Every due frame detected (in parallel, ahead of the consumer), with its image for the motion gate."""
     source = FileSource(video)
     due = _due(fps, options.detect_fps)
     try:
         frames = (f for f in source if due(f.index))
         start = time.process_time()
         for frame, dets in ordered_map(prefetch(frames, lambda f: f), lambda f: (f, detect(f.image)), workers):
-            yield frame.index, dets
+            yield frame.index, dets, frame.image
         cpu.append(time.process_time() - start)
     finally:
         source.close()
 
 
 def _gt_frames(truth: dict[int, list[GtBox]], count: int, fps: float,
-               options: EvalOptions) -> Iterator[tuple[int, Detections]]:
+               options: EvalOptions) -> Iterator[tuple[int, Detections, np.ndarray | None]]:
     rng, due = np.random.default_rng(options.seed), _due(fps, options.detect_fps)
     for index in range(1, count + 1):
         if due(index):
-            yield index, gt_detections(truth.get(index, []), rng, options.drop, options.jitter)
+            yield index, gt_detections(truth.get(index, []), rng, options.drop, options.jitter), None
 
 
 def evaluate_sequence(seq: Sequence, data_dir: Path, tolerance_s: float, options: EvalOptions,
@@ -143,12 +148,16 @@ def evaluate_sequence(seq: Sequence, data_dir: Path, tolerance_s: float, options
         assert detect is not None
         stream = _model_frames(video, seq.fps, options, detect, workers, cpu)
     pipe = CameraPipeline("eval", seq.name, lines, "eval", options.tracker, options.counter, seq.fps)
+    gate = MotionGate(options.motion, lines, seq.fps)
     detections: dict[int, Detections] = {}
     tracks: dict[int, Tracks] = {}
-    counted, last = [], 0
-    for index, dets in stream:
+    counted, last, processed = [], 0, 0
+    for index, dets, image in stream:
+        processed, last = processed + 1, index
+        if image is not None and not gate.needs_detection(image, index, pipe.tracks):
+            continue  # as `edge run`: a frame the gate holds back never reaches the tracker
         counted += pipe.step(dets, index, round(index * 1e6 / seq.fps))
-        detections[index], tracks[index], last = dets, pipe.tracks, index
+        detections[index], tracks[index] = dets, pipe.tracks
     counted += pipe.finish(round(last * 1e6 / seq.fps))
     window = max(1, round(tolerance_s * seq.fps))
     gt = gt_crossings(paths(truth), lines)
@@ -158,9 +167,8 @@ def evaluate_sequence(seq: Sequence, data_dir: Path, tolerance_s: float, options
     hit = matched_gt(gt_events, events, window)
     seen = Frames(truth, detections, tracks)
     misses = Counter(classify(c, seen, window) for i, c in enumerate(gt) if i not in hit)
-    processed = len(detections)
     return SequenceReport(seq.name, max(last, max(truth, default=0)), processed, window, rows, dict(misses),
-                          round(1000 * cpu[0] / max(processed, 1), 2) if cpu else None)
+                          round(1000 * cpu[0] / max(processed, 1), 2) if cpu else None, len(detections))
 
 
 def run_suite(suite: Suite, data_dir: Path, options: EvalOptions, detect: Detect | None = None,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge.config import CounterSettings, TrackerSettings
+from edge.config import CounterSettings, MotionSettings, TrackerSettings
 from edge.counting.line import Line, check_lines
 from edge.counting.pipeline import CameraPipeline
 from edge.records import CrossingEvent, now_us
@@ -16,6 +16,7 @@ from edge.run.parallel import ordered_map, prefetch
 from edge.store.buffer import Buffer
 from edge.video.file import FileSource
 from edge.vision.detector import Detector
+from edge.vision.motion import MotionGate
 
 log = logging.getLogger("edge.count")
 
@@ -36,17 +37,19 @@ class CountResult:
 
 def count_video(video: Path, lines: list[Line], detector: Detector, *, device_id: str, camera: str = "video",
                 buffer: Buffer | None = None, tracker: TrackerSettings = TrackerSettings(),
-                counter: CounterSettings = CounterSettings(),
+                counter: CounterSettings = CounterSettings(), motion: MotionSettings = MotionSettings(),
                 on_frame: Callable[[int], None] | None = None, workers: int = 1) -> CountResult:
     """Process every frame of `video`; crossings go to `buffer` (one transaction per frame) if given.
 
     Decoding runs ahead in a thread and `workers` frames are detected at once; tracking and counting take
-    the results in frame order.
+    the results in frame order, through the motion gate as `edge run` would (so a recorded file counts as the
+    live box counts it).
     """
     source = FileSource(video)
     try:
         check_lines(lines, source.width, source.height)
         pipe = CameraPipeline(device_id, camera, lines, detector.name, tracker, counter, source.fps)
+        gate = MotionGate(motion, lines, source.fps)
         events: list[CrossingEvent] = []
         frames, ts_us = 0, source.start_us
 
@@ -63,7 +66,8 @@ def count_video(video: Path, lines: list[Line], detector: Detector, *, device_id
         start = time.perf_counter()
         detected = ordered_map(prefetch(iter(source), lambda f: f), lambda f: (f, detector(f.image)), workers)
         for frame, dets in detected:
-            keep(pipe.step(dets, frame.index, frame.ts_us))
+            if gate.needs_detection(frame.image, frame.index, pipe.tracks):
+                keep(pipe.step(dets, frame.index, frame.ts_us))
             frames, ts_us = frame.index, frame.ts_us
             if on_frame is not None:
                 on_frame(frames)

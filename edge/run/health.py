@@ -16,7 +16,8 @@ class HealthWindow:
 
     received: int = 0
     dropped: int = 0
-    processed: int = 0
+    processed: int = 0      # due frames handled: detected, or held back by the motion gate
+    detected: int = 0
     latencies_ms: list[float] = field(default_factory=list)
 
     def record(self, stats: StreamStats, device_id: str, camera: str, seconds: float, now_us: int,
@@ -41,4 +42,5 @@ class HealthWindow:
             latency_p95_ms=None if lat[1] is None else round(float(lat[1]), 2),
             reconnects=stats.reconnects, last_frame_us=stats.last_frame_us,
             width=stats.width, height=stats.height,
-            error=stats.error or ("stream frozen: no frame within the freeze timeout" if frozen else None))
+            error=stats.error or ("stream frozen: no frame within the freeze timeout" if frozen else None),
+            detected_share=round(self.detected / self.processed, 4) if self.processed else None)

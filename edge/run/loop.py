@@ -38,6 +38,7 @@ from edge.video.live import LiveStream
 from edge.video.source import Frame, Source, StreamStats, is_live
 from edge.vision.detections import Detections
 from edge.vision.detector import Detector, concurrent_calls, parallel_detector
+from edge.vision.motion import MotionGate
 
 log = logging.getLogger("edge.run")
 
@@ -49,6 +50,7 @@ class Camera:
     name: str
     stream: Source
     pipeline: CameraPipeline
+    gate: MotionGate
     window: HealthWindow = field(default_factory=HealthWindow)
     baseline: StreamStats = field(default_factory=StreamStats)
     shape: tuple[int, int] | None = None  # frame size the lines were last checked against
@@ -76,7 +78,7 @@ class Runner:
             lines = [ln.to_line() for ln in cam.lines]
             pipe = CameraPipeline(config.device_id, cam.name, lines, self.detector.name, config.tracker, config.counter,
                                   stream.rate_hz)
-            self.cameras.append(Camera(cam.name, stream, pipe))
+            self.cameras.append(Camera(cam.name, stream, pipe, MotionGate(config.motion, lines, stream.rate_hz)))
         if not self.cameras:
             raise UserError("no enabled camera in the config: add a [[cameras]] entry with a name and a source")
         self.buffer = Buffer(config.buffer.path, config.buffer.synchronous)
@@ -135,6 +137,9 @@ class Runner:
                 if cam.stream.finished:
                     self._finish(cam)
                 continue
+            if not cam.gate.needs_detection(frame.image, frame.index, cam.pipeline.tracks):
+                cam.window.processed += 1  # looked at, nothing moved near a line: no inference, no tracker step
+                continue
             cam.busy = True
             inflight[pool.submit(self.detector, frame.image)] = (cam, frame)
             self._next = (start + step + 1) % n
@@ -146,6 +151,7 @@ class Runner:
             dets = future.result()
         except Exception:  # a frame the detector cannot take must not stop the other cameras
             log.exception("detection failed, frame skipped", extra={"camera": cam.name, "frame": frame.index})
+            cam.gate.reset()
             return
         if frame.image.shape[:2] != cam.shape:
             if cam.shape is not None:  # back at another resolution: tracks and sides from before mean nothing
@@ -155,6 +161,7 @@ class Runner:
         cam.last_ts_us = frame.ts_us
         self._record(cam, cam.pipeline.step(dets, frame.index, frame.ts_us))
         cam.window.processed += 1
+        cam.window.detected += 1
         if isinstance(cam.stream, LiveStream):  # a file's frame times are made up: no latency to speak of
             cam.window.latencies_ms.append((now_us() - frame.ts_us) / 1000)
 
@@ -189,7 +196,8 @@ class Runner:
             cam.window, cam.baseline = HealthWindow(), stats
         for r in records:
             log.info("health", extra={"camera": r.camera, "status": r.status, "fps_in": r.fps_in,
-                                      "fps_processed": r.fps_processed, "drop_rate": r.drop_rate})
+                                      "fps_processed": r.fps_processed, "drop_rate": r.drop_rate,
+                                      "detected_share": r.detected_share})
         path = Path(self.config.buffer.path)
         size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
         if self.writer.retry(ts):

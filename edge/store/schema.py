@@ -129,6 +129,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sync_alerts RENAME COLUMN id TO seq;
     INSERT INTO sync_streams (stream, ledger_stream) VALUES ('alerts', 'alerts:' || lower(hex(randomblob(8))));
     """,
+    # 4: the share of processed frames the motion gate sent to the detector (NULL: no frame processed).
+    """
+    ALTER TABLE camera_health ADD COLUMN detected_share REAL;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

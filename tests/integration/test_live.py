@@ -175,9 +175,11 @@ class CountingDetector:
 
 
 def fake_box(tmp_path, detector: CountingDetector, idle: int | None = None, lines: str = "") -> Runner:
-    """Four cameras with a frame always ready (but `idle`), on a fake detector taking two calls at once."""
+    """Four cameras with a frame always ready (but `idle`), on a fake detector taking two calls at once. Their
+    still fake pictures never move: the motion gate is off, so every frame is one for the scheduler to place."""
     cams = "".join(f'[[cameras]]\nname = "c{i}"\nsource = "rtsp://127.0.0.1:1/c{i}"\n{lines}' for i in range(4))
-    config = parse_config(f'[buffer]\npath = "{tmp_path / "b.sqlite"}"\n[model]\nthreads = 2\n{cams}')
+    config = parse_config(f'[buffer]\npath = "{tmp_path / "b.sqlite"}"\n[model]\nthreads = 2\n'
+                          f'[motion]\ndetect_always = true\n{cams}')
     runner = detector.runner = Runner(config, detector)
     for i, cam in enumerate(runner.cameras):
         cam.stream = FakeStream(None if i == idle else np.full((36, 48, 3), i, np.uint8))
