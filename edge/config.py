@@ -37,11 +37,20 @@ class DetectorSettings(Settings):
     model: str = "yolox-nano"
     model_path: Path | None = None
     model_dir: Path | None = None
+    input_size: str = Field("auto", pattern=r"^(auto|[1-9][0-9]*x[1-9][0-9]*)$")  # "auto", or "HxW" for every camera
+    auto_scale: float = Field(0.65, gt=0, le=2)  # auto: no frame is shrunk below this scale (small, far people)
     score_threshold: float = 0.1   # floor: the tracker uses 0.1..0.5 detections to keep occluded people
     nms_iou: float = 0.45
     threads: int = 2
     fp16: bool = True                     # TensorRT only: half-precision engines (check with edge eval on the box)
     engine_cache_dir: Path | None = None  # TensorRT engines; default $CACHE_DIRECTORY or ~/.cache/edge-counter
+
+    @field_validator("input_size")
+    @classmethod
+    def _multiple_of_32(cls, v: str) -> str:
+        if v != "auto" and any(int(x) % 32 for x in v.split("x")):
+            raise ValueError(f"{v}: height and width must be multiples of 32 (the coarsest stride), e.g. 480x832")
+        return v
 
 
 def frames(seconds: float, rate_hz: float) -> int:
@@ -72,6 +81,8 @@ class TrackerSettings(_Durations):
     match_iou: float = 0.2        # first stage: minimum IoU to associate
     low_match_iou: float = 0.5    # second stage (low-score detections)
     unconfirmed_match_iou: float = 0.3
+    gate_distance: float = Field(0.5, ge=0)  # a track IoU left unmatched takes a confident detection within this
+    gate_height: float = Field(0.7, gt=0, le=1)  # many of its heights of its prediction, heights within this ratio
     lost_s: float = Field(3.0, ge=0)  # how long a lost track may be re-found
 
 

@@ -30,18 +30,22 @@ class ModelSpec:
     file: str
     sha256: str
     input_name: str
-    input_shape: tuple[int, ...]
+    input_shape: tuple[int | str, ...]   # a str is a symbolic dimension: any size at run time
     output_name: str
-    output_shape: tuple[int, ...]
+    output_shape: tuple[int | str, ...]
     strides: tuple[int, ...]
     classes: str
     person_class: int
     licence: str
+    derived_from: str | None = None      # made at setup from that entry's file (models/derive.py)
 
     @property
     def input_size(self) -> tuple[int, int]:
-        """(height, width) of the network input."""
-        return self.input_shape[2], self.input_shape[3]
+        """(height, width) of a fixed-size network input."""
+        h, w = self.input_shape[2], self.input_shape[3]
+        if not (isinstance(h, int) and isinstance(w, int)):
+            raise ModelError(f"model {self.name} takes any input size: choose one")
+        return h, w
 
 
 def manifest() -> dict[str, ModelSpec]:
@@ -117,9 +121,15 @@ def available_providers() -> list[str]:
     return [p for p in PROVIDER_ORDER if p in installed]
 
 
+def cache_dir() -> Path:
+    """What the box makes for itself (derived graphs, TensorRT engines): systemd's CacheDirectory= if set, else
+    ~/.cache/edge-counter."""
+    return Path(os.environ.get("CACHE_DIRECTORY") or Path.home() / ".cache" / "edge-counter")
+
+
 def engine_cache_dir() -> Path:
-    """Where TensorRT keeps the engines it builds: systemd's CacheDirectory= if set, else ~/.cache/edge-counter."""
-    return Path(os.environ.get("CACHE_DIRECTORY") or Path.home() / ".cache" / "edge-counter") / "tensorrt"
+    """Where TensorRT keeps the engines it builds."""
+    return cache_dir() / "tensorrt"
 
 
 def session_providers(installed: list[str], cache_dir: Path, fp16: bool) -> list[Provider]:

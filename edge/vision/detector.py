@@ -1,8 +1,16 @@
-"""Person detection with an ONNX YOLOX model: letterbox, grid decode, NMS."""
+"""Person detection with an ONNX YOLOX model: letterbox, grid decode, NMS; the input size chosen per camera.
+
+The shipped graph sees a 416x416 letterbox: a 60-pixel-tall person in a 1280x720 frame becomes 20 pixels and
+far people vanish. With `input_size = "auto"` a frame that the letterbox would shrink below `auto_scale` of its
+size is detected at that scale instead, on an input of its own aspect (no padding to pay for), through a graph
+derived from the same weights (models/derive.py); frames the shipped graph keeps large enough use it as is.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -10,7 +18,7 @@ import numpy as np
 from edge.config import DetectorSettings
 from edge.errors import UserError
 from edge.vision.detections import Detections
-from models.registry import ModelError, ModelSpec, locate, open_session, spec
+from models.registry import ModelError, ModelSpec, locate, manifest, open_session, spec
 
 PAD_VALUE = 114
 
@@ -42,8 +50,9 @@ def yolox_grid(size: tuple[int, int], strides: tuple[int, ...]) -> tuple[np.ndar
 class YoloxDecoder:
     """Turns raw YOLOX output rows into person boxes in image pixels (pure numpy + cv2 NMS)."""
 
-    def __init__(self, model: ModelSpec, score_threshold: float, nms_iou: float) -> None:
-        self.grid, self.stride = yolox_grid(model.input_size, model.strides)
+    def __init__(self, model: ModelSpec, score_threshold: float, nms_iou: float,
+                 size: tuple[int, int] | None = None) -> None:
+        self.grid, self.stride = yolox_grid(size or model.input_size, model.strides)
         self.cls_col = 5 + model.person_class
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
@@ -66,34 +75,78 @@ class YoloxDecoder:
         return Detections(xyxy[idx].astype(np.float32), scores[idx].astype(np.float32))
 
 
+def _multiple_of_32(v: float) -> int:
+    return max(32, int(round(v / 32)) * 32)
+
+
+def input_size(frame_hw: tuple[int, int], shipped: tuple[int, int], setting: str, auto_scale: float) -> tuple[int, int]:
+    """The network input (h, w) for frames of `frame_hw` (pure): an explicit "HxW", or with "auto" the shipped
+    size unless its letterbox shrinks the frame below `auto_scale`, then the frame's aspect at that scale."""
+    if setting != "auto":
+        h, w = (int(v) for v in setting.lower().split("x"))
+        return h, w
+    fh, fw = frame_hw
+    if min(shipped[0] / fh, shipped[1] / fw) >= auto_scale:
+        return shipped
+    return _multiple_of_32(fh * auto_scale), _multiple_of_32(fw * auto_scale)
+
+
 class Detector:
-    """An onnxruntime session plus pre/post-processing; one instance serves every camera."""
+    """onnxruntime sessions plus pre/post-processing; one instance serves every camera, each at its input size."""
 
     def __init__(self, settings: DetectorSettings = DetectorSettings()) -> None:
+        self.settings = settings
         try:  # the model layer's errors are the user's to fix, like every other bad setting
             self.spec = spec(settings.model)
             self.path = locate(self.spec, settings.model_path, settings.model_dir)
-            self.session = open_session(self.spec, self.path, settings.threads, settings.fp16,
-                                        settings.engine_cache_dir)
+            self.session = self._open(self.spec, self.path)
         except ModelError as e:
             raise UserError(str(e)) from None
-        self.decode = YoloxDecoder(self.spec, settings.score_threshold, settings.nms_iou)
         self.providers: list[str] = self.session.get_providers()
+        self._any_size = next((m for m in manifest().values() if m.derived_from == self.spec.name), None)
+        self._dynamic = None  # the derived graph's session, opened at the first frame that needs it
+        self._decoders: dict[tuple[int, int], YoloxDecoder] = {}
+        self._lock = threading.Lock()
+
+    def _open(self, model: ModelSpec, path: Path):  # noqa: ANN202 - an onnxruntime InferenceSession
+        s = self.settings
+        return open_session(model, path, s.threads, s.fp16, s.engine_cache_dir)
 
     @property
     def name(self) -> str:
         return self.spec.name
 
-    def infer(self, blob: np.ndarray) -> np.ndarray:
-        """Raw network output rows for one letterboxed input."""
-        return self.session.run([self.spec.output_name], {self.spec.input_name: blob})[0][0]
+    def input_size(self, frame_hw: tuple[int, int]) -> tuple[int, int]:
+        return input_size(frame_hw, self.spec.input_size, self.settings.input_size, self.settings.auto_scale)
 
-    def prepare(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
-        return letterbox(frame, self.spec.input_size)
+    def _session_for(self, size: tuple[int, int]):  # noqa: ANN202 - an onnxruntime InferenceSession
+        if size == self.spec.input_size:
+            return self.session
+        with self._lock:
+            if self._dynamic is None:
+                from models.derive import derived_file
+
+                if self._any_size is None:
+                    raise UserError(f"model {self.spec.name} has no graph for other input sizes: "
+                                    f"set [model] input_size = \"{self.spec.input_size[0]}x{self.spec.input_size[1]}\"")
+                try:
+                    self._dynamic = self._open(self._any_size, derived_file(self._any_size, self.path))
+                except ModelError as e:
+                    raise UserError(str(e)) from None
+            return self._dynamic
+
+    def _decoder(self, size: tuple[int, int]) -> YoloxDecoder:
+        with self._lock:
+            if size not in self._decoders:
+                self._decoders[size] = YoloxDecoder(self.spec, self.settings.score_threshold, self.settings.nms_iou,
+                                                    size)
+            return self._decoders[size]
 
     def __call__(self, frame: np.ndarray) -> Detections:
-        blob, r = self.prepare(frame)
-        return self.decode(self.infer(blob), r, frame.shape)
+        size = self.input_size(frame.shape[:2])
+        blob, r = letterbox(frame, size)
+        out = self._session_for(size).run([self.spec.output_name], {self.spec.input_name: blob})[0][0]
+        return self._decoder(size)(out, r, frame.shape)
 
 
 def concurrent_calls(threads: int) -> int:

@@ -1,7 +1,9 @@
 """ByteTrack-style multi-object tracking: Kalman motion model + two-stage association.
 
-High-score detections are matched first to every live track (tracked or recently lost);
-low-score detections then rescue tracked ones that the first stage left unmatched
+High-score detections are matched first to every live track (tracked or recently lost); tracks left
+without one may then take a leftover confident detection near where they were predicted (IoU is 0 when a
+person moved more than a box width between processed frames: a low frame rate, a lost track's drift);
+low-score detections then rescue tracked ones that these stages left unmatched
 (occluded people score low but are still there). New tracks start only from confident,
 unmatched detections, and must be seen twice to be confirmed.
 """
@@ -108,6 +110,33 @@ def _associate(tracks: list[_Track], boxes: np.ndarray, min_iou: float,
             [j for j in range(len(boxes)) if j not in matched_d])
 
 
+def _gated(tracks: list[_Track], boxes: np.ndarray, distance: float,
+           height: float) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+    """Nearest-first matching on centre distance in track heights, for pairs within `distance` whose heights
+    are within a ratio `height` of each other; as `_associate`, (pairs, unmatched tracks, unmatched boxes)."""
+    if not tracks or len(boxes) == 0:
+        return [], list(range(len(tracks))), list(range(len(boxes)))
+    tb = _boxes(tracks)
+    th, bh = tb[:, 3] - tb[:, 1], boxes[:, 3] - boxes[:, 1]
+    centres = ((tb[:, :2] + tb[:, 2:]) / 2)[:, None] - ((boxes[:, :2] + boxes[:, 2:]) / 2)[None]
+    far = np.linalg.norm(centres, axis=2) / np.maximum(th[:, None], 1.0)
+    ratio = np.minimum(th[:, None], bh[None]) / np.maximum(np.maximum(th[:, None], bh[None]), 1.0)
+    far[(far > distance) | (ratio < height)] = np.inf
+    pairs: list[tuple[int, int]] = []
+    used_t: set[int] = set()
+    used_b: set[int] = set()
+    for k in np.argsort(far, axis=None):
+        i, j = divmod(int(k), len(boxes))
+        if not np.isfinite(far[i, j]):
+            break
+        if i not in used_t and j not in used_b:
+            pairs.append((i, j))
+            used_t.add(i)
+            used_b.add(j)
+    return (pairs, [i for i in range(len(tracks)) if i not in used_t],
+            [j for j in range(len(boxes)) if j not in used_b])
+
+
 @dataclass
 class ByteTracker:
     """Tracks people across frames of one camera. `update` once per processed frame."""
@@ -138,6 +167,11 @@ class ByteTracker:
         # Stage 1: confirmed tracks (tracked and lost) against confident detections.
         pairs, rest_t, rest_d = _associate(confirmed, hi_box, s.match_iou, hi_score)
         matched = [(confirmed[ti], hi_box[di], hi_score[di]) for ti, di in pairs]
+        # Stage 1b: tracks IoU left alone, against confident detections near their predicted place.
+        near, still_t, still_d = _gated([confirmed[i] for i in rest_t], hi_box[rest_d], s.gate_distance,
+                                        s.gate_height)
+        matched += [(confirmed[rest_t[ti]], hi_box[rest_d[di]], hi_score[rest_d[di]]) for ti, di in near]
+        rest_t, rest_d = [rest_t[i] for i in still_t], [rest_d[j] for j in still_d]
         # Stage 2: still-tracked leftovers against low-score detections.
         tracked_left = [confirmed[i] for i in rest_t if not confirmed[i].lost]
         pairs2, rest2, _ = _associate(tracked_left, lo_box, s.low_match_iou)

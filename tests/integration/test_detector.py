@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from edge.config import DetectorSettings
-from edge.vision.detector import Detector, YoloxDecoder, letterbox
-from models.registry import spec
+from edge.vision.detector import Detector, YoloxDecoder, input_size, letterbox
+from models.derive import derive
+from models.registry import ModelError, sha256_of, spec
 
 
 def test_letterbox_scales_into_the_top_left_and_pads_with_114():
@@ -56,3 +57,40 @@ def test_real_model_finds_the_people_in_pets_frames(detector, pets_frames, index
 
 def test_providers_fall_back_to_cpu(detector):
     assert detector.providers[-1] == "CPUExecutionProvider"
+
+
+def test_input_size_keeps_the_shipped_graph_for_small_frames_and_scales_large_ones():
+    assert input_size((360, 480), (416, 416), "auto", 0.65) == (416, 416)  # letterboxed at 0.87: enough
+    assert input_size((720, 1280), (416, 416), "auto", 0.65) == (480, 832)  # the frame's aspect at 0.65
+    assert input_size((370, 1224), (416, 416), "auto", 0.65) == (256, 800)
+    assert input_size((720, 1280), (416, 416), "640x640", 0.65) == (640, 640)
+
+
+def test_a_wide_frame_is_detected_at_its_own_aspect_through_the_derived_graph(model_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("CACHE_DIRECTORY", str(tmp_path))
+    wide = Detector(DetectorSettings(model_path=model_path, score_threshold=0.3))
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    assert len(wide(frame)) == 0 and (tmp_path / "models/yolox_nano_dynamic.onnx").is_file()
+    assert sha256_of(tmp_path / "models/yolox_nano_dynamic.onnx") == spec("yolox-nano-dynamic").sha256
+
+
+def test_a_larger_input_finds_at_least_the_people_the_shipped_graph_finds(model_path, pets_frames, tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setenv("CACHE_DIRECTORY", str(tmp_path))
+    shipped = Detector(DetectorSettings(model_path=model_path, score_threshold=0.3))
+    bigger = Detector(DetectorSettings(model_path=model_path, score_threshold=0.3, input_size="480x640"))
+    for i, people in ((1, 4), (200, 9), (600, 7)):  # as counted by eye above
+        assert len(shipped(pets_frames[i])) == people and len(bigger(pets_frames[i])) >= people
+
+
+def test_a_derived_graph_must_come_from_the_manifests_file(tmp_path, model_path):
+    from edge.errors import UserError
+
+    other = tmp_path / "yolox_nano.onnx"
+    other.write_bytes(model_path.read_bytes()[:-1] + b"\x00")
+    with pytest.raises(ModelError, match="the manifest expects"):
+        derive(other, spec("yolox-nano-dynamic"), tmp_path / "out.onnx")
+    with pytest.raises(UserError, match="multiples of 32"):
+        from edge.config import parse_config
+
+        parse_config('[model]\ninput_size = "500x700"\n')
