@@ -32,7 +32,7 @@ from edge.run.loop import Runner
 from edge.vision.detector import DetectorSettings, parallel_detector
 from models.paths import data_dir
 from models.registry import locate, spec
-from tests.bench.live import LINES
+from tests.bench.live import PETS_LINES as LINES
 from tests.support.rtsp import RtspServer
 
 

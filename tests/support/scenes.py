@@ -44,7 +44,9 @@ def write_h264(out: Path, images: list[np.ndarray], fps: int = 10) -> Path:
     return out
 
 
-def quiet_then_busy(video: Path, out: Path, quiet_s: float, busy_s: float, fps: int = 10) -> Path:
-    """`quiet_s` of the empty scene, then the first `busy_s` of the footage: a shop camera's morning."""
-    busy = frames(video, round(busy_s * fps))
-    return write_h264(out, [empty_scene(video)] * round(quiet_s * fps) + busy, fps)
+def quiet_then_busy(video: Path, out: Path, quiet_s: float, busy_s: float, fps: int = 10, phase: float = 0.0) -> Path:
+    """`quiet_s` of the empty scene, then the first `busy_s` of the footage: a shop camera's morning. As a loop,
+    a shop camera's day; `phase` (0..1) starts it that far in, so cameras of one box are not busy in step."""
+    images = [empty_scene(video)] * round(quiet_s * fps) + frames(video, round(busy_s * fps))
+    start = round(phase * len(images))
+    return write_h264(out, images[start:] + images[:start], fps)
