@@ -35,7 +35,7 @@ accuracy: setup
 
 bench: setup-test
 	$(PY) -m tests.bench.inference --video $(VIDEO)
-	$(PY) -m tests.bench.live --mix busy --mix typical --mix street
+	$(PY) -m tests.bench.live --baseline --mix busy --mix typical --mix street
 	$(PY) -m tests.bench.sync
 
 bench-central: setup-test

@@ -49,6 +49,9 @@ PETS_LINES = ('lines = [{ name = "v240", a = [240, 60], b = [240, 330] }, '
 STREET_LINES = ('lines = [{ name = "p400", a = [400, 470], b = [400, 720] }, '
                 '{ name = "p700", a = [700, 450], b = [700, 720] }]')
 MIXES = ("busy", "typical", "street")
+# The pipeline before the cameras-per-box work, for "today's figure" in the same run: every due frame detected,
+# the shipped 416 letterbox for every camera.
+BASELINE = {"motion": "[motion]\ndetect_always = true\n", "input_size": "416x416"}
 
 
 def cameras(mix: str, workdir: Path, n: int) -> tuple[list[Path], str]:
@@ -57,10 +60,14 @@ def cameras(mix: str, workdir: Path, n: int) -> tuple[list[Path], str]:
     if mix == "busy":
         return [pets] * n, PETS_LINES
     if mix == "typical":
-        days = [quiet_then_busy(pets, workdir / f"typical{k}.mp4", 60, 15, phase=k / 4) for k in range(min(n, 4))]
+        days = [workdir / f"typical{k}.mp4" for k in range(min(n, 4))]
+        for k, day in enumerate(days):
+            if not day.exists():  # made once per run: the baseline and the current pipeline see the same scenes
+                quiet_then_busy(pets, day, 60, 15, phase=k / 4)
         return [days[i % len(days)] for i in range(n)], PETS_LINES
     street = workdir / "street.mp4"  # re-encoded: no B-frames, a key frame every second, as cameras send
-    write_h264(street, frames(data_dir() / "footage/mot16-09/video.mp4"), fps=30)
+    if not street.exists():
+        write_h264(street, frames(data_dir() / "footage/mot16-09/video.mp4"), fps=30)
     return [street] * n, STREET_LINES
 
 
@@ -71,7 +78,8 @@ def busy_s() -> float:
 
 
 def trial(
-    n: int, servers: list[RtspServer], lines: str, detector: Detector, workers: int, seconds: float, warmup: float
+    n: int, servers: list[RtspServer], lines: str, detector: Detector, workers: int, seconds: float, warmup: float,
+    extra: str = "",
 ) -> dict[str, float]:
     cameras = [psutil.Process(s.proc.pid) for s in servers[:n] if s.proc]
     with tempfile.TemporaryDirectory() as d:
@@ -82,7 +90,7 @@ def trial(
         )
         text = (
             f'device_id = "bench"\n[buffer]\npath = "{db}"\n[health]\ninterval_s = {warmup}\n'
-            f'[model]\nthreads = {workers}\n[capture]\nffmpeg_options = "probesize;32"\n{cams}'
+            f'[model]\nthreads = {workers}\n[capture]\nffmpeg_options = "probesize;32"\n{extra}{cams}'
         )
         proc = psutil.Process()
         runner = Runner(parse_config(text), detector)
@@ -128,6 +136,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--mix", choices=MIXES, action="append", help="scene mix (repeatable; default: busy, typical)")
     ap.add_argument("--counts", default="1,2,4,6,8,10,12,14,16,18,20,24,28,32")
+    ap.add_argument("--baseline", action="store_true",
+                    help="also run each mix on the pipeline before this work (every frame detected, 416 input)")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument(
         "--threads",
@@ -145,19 +155,24 @@ def main() -> None:
     bare1, _ = bare_fps(pets, model_path, 1)
     bare, _ = bare_fps(pets, model_path, args.threads)
     detector, _ = parallel_detector(DetectorSettings(model_path=model_path, threads=args.threads))  # as edge run
+    before, _ = parallel_detector(DetectorSettings(model_path=model_path, threads=args.threads,
+                                                   input_size=BASELINE["input_size"]))
     print(f"machine: {platform.machine()}, {len_cpus()} cores; [model] threads = {args.threads}; "
           f"{args.seconds:g} s per trial after warm-up; load average before the run {load:.2f}")
     print(f"baseline: bare decode+inference of the PETS file {bare1:.1f} frames/s with 1 thread "
           f"({1000 / bare1:.1f} ms a frame), {bare:.1f} with {args.threads}")
     for mix in args.mix or ["busy", "typical"]:
         with tempfile.TemporaryDirectory() as work:
+            if args.baseline:
+                run_mix(mix, Path(work), counts, before, args, bare1, bare, "before", BASELINE["motion"])
             run_mix(mix, Path(work), counts, detector, args, bare1, bare)
     print(f"load average after the trials: {os.getloadavg()[0]:.2f}")
 
 
 def run_mix(mix: str, work: Path, counts: list[int], detector: Detector, args: argparse.Namespace,
-            bare1: float, bare: float) -> None:
+            bare1: float, bare: float, label: str = "now", extra: str = "") -> None:
     videos, lines = cameras(mix, work, max(counts))
+    mix = f"{mix} ({label})"
     servers: list[RtspServer] = []
     try:
         for i, video in enumerate(videos):
@@ -168,7 +183,7 @@ def run_mix(mix: str, work: Path, counts: list[int], detector: Detector, args: a
               f"{'other CPU':>10}")
         sustained: list[dict[str, float]] = []
         for n in counts:
-            r = trial(n, servers, lines, detector, args.threads, args.seconds, warmup=3.0)
+            r = trial(n, servers, lines, detector, args.threads, args.seconds, warmup=3.0, extra=extra)
             ok = r["drop"] < 0.01 and r["p95"] < 100 and not r["offline"]
             sustained += [r] if ok else []
             print(f"{n:>3} {r['fps']:>14.1f} {100 * r['drop']:>8.2f}% {r['p50']:>7.1f} {r['p95']:>7.1f} "
