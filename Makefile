@@ -1,4 +1,4 @@
-# edge-counter: make setup | demo | lint | test | accuracy | bench | bench-central
+# edge-counter: make setup | demo | lint | test | accuracy | anchor | bench | bench-central
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -6,7 +6,7 @@ EDGE   := $(VENV)/bin/edge
 DATA   ?= $(or $(EDGE_DATA_DIR),../shared/data)
 VIDEO  ?= $(DATA)/footage/pets09-s2l1/video.avi
 
-.PHONY: setup setup-test demo lint test accuracy bench bench-central soak clean
+.PHONY: setup setup-test demo lint test accuracy anchor bench bench-central soak clean
 
 $(VENV)/.installed: pyproject.toml
 	scripts/system-deps.sh runtime
@@ -32,6 +32,18 @@ test: setup-test lint
 
 accuracy: setup
 	$(EDGE) eval --suite tests/accuracy/suite.toml
+
+# The anchor (docs/accuracy.md): supervision ByteTrack + LineZone on the suite, next to ours in the same run.
+# supervision is the benchmark-only `anchor` extra, never part of the product. 0.30.x needs no OpenCV wheel
+# (it imports the product's headless cv2); should a release ever pull in the GUI opencv-python, stop here.
+$(VENV)/.anchor: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install -q -e '.[anchor]'
+	! $(PY) -m pip show -q opencv-python 2>/dev/null || { echo "error: the anchor extra pulled in opencv-python" \
+	  "(GUI build): pip uninstall -y opencv-python, then pip install --force-reinstall opencv-python-headless"; exit 1; }
+	touch $@
+
+anchor: $(VENV)/.anchor
+	$(PY) -m tests.bench.anchor
 
 bench: setup-test
 	$(PY) -m tests.bench.inference --video $(VIDEO)
