@@ -27,7 +27,7 @@ lint: setup
 	$(VENV)/bin/ruff check edge models sync provisioning tests
 	$(VENV)/bin/mypy
 
-test: setup-test lint
+test: setup-test $(VENV)/.anchor lint
 	$(PY) -m pytest -q
 
 accuracy: setup
