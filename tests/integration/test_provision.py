@@ -16,6 +16,7 @@ from edge.cli import app
 from edge.config import load_config
 from provisioning.snapshot import LINE_COLOUR
 from tests.support import free_port
+from tests.support.rtsp import Rtsp401
 
 LINE = "door:entrance:0,150,480,150"
 
@@ -114,43 +115,6 @@ def test_unreachable_camera_is_reported_and_the_others_provisioned(tmp_path, rts
     assert "camera door: 480x360" in r.output
     box = tomllib.loads((tmp_path / "etc/edge-counter/box.toml").read_text())
     assert {c["name"] for c in box["cameras"]} == {"door", "back"}  # back retried at run time
-
-
-class Rtsp401:
-    """A loopback RTSP peer that demands Digest credentials and refuses every user (a camera with a wrong password)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                buf = b""
-                while True:
-                    try:
-                        data = conn.recv(4096)
-                    except OSError:
-                        break
-                    if not data:
-                        break
-                    buf += data
-                    while b"\r\n\r\n" in buf:
-                        req, buf = buf.split(b"\r\n\r\n", 1)
-                        cseq = next((ln.split(b":")[1].strip() for ln in req.split(b"\r\n")
-                                     if ln.lower().startswith(b"cseq")), b"1")
-                        conn.sendall(
-                            b"RTSP/1.0 401 Unauthorized\r\nCSeq: "
-                            + cseq
-                            + b'\r\nWWW-Authenticate: Digest realm="cam", nonce="abc123"\r\n\r\n'
-                        )
 
 
 def test_wrong_credentials_are_named(tmp_path):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import select
+import socket
 import subprocess
+import threading
 from pathlib import Path
 from signal import SIGTERM
 
@@ -48,3 +50,44 @@ class RtspServer:
                 self.proc.wait()
         if self.proc and self.proc.stdout:
             self.proc.stdout.close()
+
+
+class Rtsp401:
+    """A loopback RTSP peer that demands Digest credentials and refuses every user (a camera with a wrong password).
+    `close()` stops it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                buf = b""
+                while True:
+                    try:
+                        data = conn.recv(4096)
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    buf += data
+                    while b"\r\n\r\n" in buf:
+                        req, buf = buf.split(b"\r\n\r\n", 1)
+                        cseq = next((ln.split(b":")[1].strip() for ln in req.split(b"\r\n")
+                                     if ln.lower().startswith(b"cseq")), b"1")
+                        conn.sendall(
+                            b"RTSP/1.0 401 Unauthorized\r\nCSeq: "
+                            + cseq
+                            + b'\r\nWWW-Authenticate: Digest realm="cam", nonce="abc123"\r\n\r\n'
+                        )
+
+    def close(self) -> None:
+        self.sock.close()
