@@ -248,9 +248,12 @@ def parse_config(text: str, origin: str = "config", secrets_text: str | None = N
         raise UserError(f"{origin}: {_format(e)}") from None
 
 
-def load_config(path: Path) -> BoxConfig:
-    """Read and validate the box config, with its secrets file (if it names one) overlaid."""
+def load_config(path: Path, root: Path = Path("/"), secrets: bool = True) -> BoxConfig:
+    """Read and validate the box config, with its secrets file (if it names one, read under `root`) overlaid.
+    Without `secrets` the passwords stay unread (`edge status` needs none, and may run as a user who may not)."""
     text = _read(path, "config")
     secrets_path = _toml(text, str(path)).get("secrets_file")
-    secrets = _read(Path(secrets_path), "secrets file") if isinstance(secrets_path, str) else None
-    return parse_config(text, str(path), secrets)
+    overlay = None
+    if secrets and isinstance(secrets_path, str):
+        overlay = _read(root / Path(secrets_path).relative_to(Path(secrets_path).anchor), "secrets file")
+    return parse_config(text, str(path), overlay)
