@@ -122,6 +122,8 @@ def provision_command(
     from provisioning.flow import provision
 
     with one_line_errors():
+        if not 0 < camera_timeout <= 300:  # also NaN
+            raise UserError(f"--camera-timeout {camera_timeout:g} is out of range: give 1 to 300 seconds")
         try:
             req = Request(device_id=device_id, cameras=parse_cameras(camera or []),
                           lines=parse_camera_lines(line or []),

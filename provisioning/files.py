@@ -90,6 +90,7 @@ class _File:
     data: bytes | None  # None: `temp` holds the content
     access: Access
     temp: Path | None = None
+    created: tuple[Path, ...] = ()  # folders made for `temp`, removed again if it is discarded
 
 
 @dataclass
@@ -104,9 +105,10 @@ class Staging:
         if access is Access.PRIVATE:
             self.private_dirs.add(path.parent)
 
-    def add_temp(self, path: Path, temp: Path, access: Access = Access.PUBLIC) -> None:
-        """`temp`, already written beside `path`, replaces it at commit (a download is not read twice)."""
-        self.files.append(_File(path, None, access, temp))
+    def add_temp(self, path: Path, temp: Path, access: Access = Access.PUBLIC, created: tuple[Path, ...] = ()) -> None:
+        """`temp`, already written beside `path` (in folders `created` for it), replaces it at commit (a download
+        is not read twice)."""
+        self.files.append(_File(path, None, access, temp, created))
 
     def check(self, extra_dirs: tuple[Path, ...] = ()) -> None:
         """Every folder a file goes to is writable (or can be created): nothing is written if one is not."""
@@ -117,6 +119,9 @@ class Staging:
         for f in self.files:
             if f.temp is not None:
                 f.temp.unlink(missing_ok=True)
+                for directory in f.created:  # innermost first
+                    if directory.is_dir() and not any(directory.iterdir()):
+                        directory.rmdir()
         self.files = []
 
     def commit(self, service: Owner | None) -> dict[Path, bool]:

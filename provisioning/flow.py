@@ -188,8 +188,9 @@ def _model(req: Request, model: ModelSpec, staging: Staging, out: Outcome) -> tu
         if present:
             out.ok(f"model {model.file} already installed (sha256 verified)")
             return present, MODEL_DIR
+        created = tuple(d for d in (target, *target.parents) if not d.exists())
         temp = fetch_model(req.model, target, model)  # verified before anything else is written
-        staging.add_temp(target / model.file, temp)
+        staging.add_temp(target / model.file, temp, created=created)
         out.ok(f"model {model.file} installed (sha256 verified)")
         return temp, MODEL_DIR
     if present:

@@ -23,6 +23,7 @@ def installed(dest_dir: Path, model: ModelSpec) -> Path | None:
 def fetch_model(source: str, dest_dir: Path, model: ModelSpec, timeout_s: float = 30.0) -> Path:
     """Copy or download `model.file` to a temporary file in `dest_dir`, refusing a sha256 mismatch; the caller
     renames it into place (or removes it) when provisioning commits (or stops)."""
+    created = [d for d in (dest_dir, *dest_dir.parents) if not d.exists()]  # removed again if this fails
     dest_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=dest_dir, prefix=f".{model.file}.", suffix=".part")
     tmp = Path(tmp_name)
@@ -35,6 +36,8 @@ def fetch_model(source: str, dest_dir: Path, model: ModelSpec, timeout_s: float 
                             f"{model.sha256[:12]}... for {model.name}: refusing it; get the right {model.file}")
     except BaseException:
         tmp.unlink(missing_ok=True)
+        for d in created:
+            d.rmdir()
         raise
     return tmp
 

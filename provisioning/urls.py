@@ -1,12 +1,12 @@
 """Camera sources as installers type them: a camera's password may hold '#', '@', '/', '?', ':' or '%', which a
 URL parser reads as the start of a fragment, the host, the path or the port. The user information is cut off at
 the last '@', its user and password percent-encoded (FFmpeg and the RTSP probe decode them), and the rest must
-then parse as host, port and path."""
+then parse as host, port and path. The password is taken as typed: '%41' is those three characters, not 'A'."""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from edge.errors import UserError
 
@@ -16,8 +16,8 @@ URL_FORM = "rtsp://USER:PASSWORD@HOST:554/PATH"
 
 
 def _encode(part: str) -> str:
-    """Percent-encode a user or password; one already encoded stays as it is."""
-    return quote(unquote(part), safe="")
+    """Percent-encode a user or password as typed."""
+    return quote(part, safe="")
 
 
 def camera_source(camera: str, raw: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import select
 import socket
 import subprocess
@@ -81,13 +83,37 @@ class Rtsp401:
                     buf += data
                     while b"\r\n\r\n" in buf:
                         req, buf = buf.split(b"\r\n\r\n", 1)
-                        cseq = next((ln.split(b":")[1].strip() for ln in req.split(b"\r\n")
-                                     if ln.lower().startswith(b"cseq")), b"1")
-                        conn.sendall(
-                            b"RTSP/1.0 401 Unauthorized\r\nCSeq: "
-                            + cseq
-                            + b'\r\nWWW-Authenticate: Digest realm="cam", nonce="abc123"\r\n\r\n'
-                        )
+                        lines = req.decode(errors="replace").split("\r\n")
+                        headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+                        cseq = headers.get("cseq", "1").encode()
+                        conn.sendall(b"RTSP/1.0 " + self.answer(lines[0].split(" ")[0], headers) + b"\r\nCSeq: "
+                                     + cseq + b'\r\nWWW-Authenticate: Digest realm="cam", nonce="abc123"\r\n\r\n')
+
+    def answer(self, method: str, headers: dict[str, str]) -> bytes:
+        return b"401 Unauthorized"
 
     def close(self) -> None:
         self.sock.close()
+
+
+class DigestCamera(Rtsp401):
+    """A loopback RTSP peer that accepts one user and password (Digest, RFC 2617 without qop), then answers 404:
+    proof that the password reached the camera intact. `authorized` lists the User-Agents that got in."""
+
+    def __init__(self, user: str, password: str) -> None:
+        self.user, self.password = user, password
+        self.authorized: list[str] = []
+        super().__init__()
+
+    def answer(self, method: str, headers: dict[str, str]) -> bytes:
+        given = dict(re.findall(r'(\w+)="([^"]*)"', headers.get("authorization", "")))
+        if given.get("username") == self.user:
+            ha1 = _md5(f"{self.user}:cam:{self.password}")
+            if given.get("response") == _md5(f"{ha1}:abc123:{_md5(method + ':' + given.get('uri', ''))}"):
+                self.authorized.append(headers.get("user-agent", ""))
+                return b"404 Not Found"
+        return b"401 Unauthorized"
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
