@@ -36,7 +36,7 @@ def image(root: Path) -> Path:
 
 
 def provision(root: Path, *extra: object, cameras: list[str], lines: tuple[str, ...] = (LINE,), input=None):
-    args: list[object] = ["provision", "--root", image(root), "--device-id", "box1", "--camera-timeout", 5]
+    args: list[object] = ["provision", "--root", image(root), "--device-id", "box1", "--camera-timeout", 15]
     for c in cameras:
         args += ["--camera", c]
     for ln in lines:
@@ -114,7 +114,7 @@ def test_interactive_flow(tmp_path, rtsp_server):
         "",                          # no central database
         "y",                         # confirm
     ]) + "\n"
-    r = edge("provision", "--root", image(tmp_path), input=answers)
+    r = edge("provision", "--root", image(tmp_path), "--camera-timeout", 15, input=answers)
     assert r.exit_code == 0, r.output
     assert "e.g. 'box-7'" in r.output and "e.g. 'Eingang_Süd'" in r.output and "is malformed" in r.output
     assert r.output.index("Tür: 480x360 frame") < r.output.index("Counting line for Tür")
