@@ -240,15 +240,22 @@ def run(config: ConfigOpt = BOX_CONFIG) -> None:
 @app.command()
 def status(
     config: ConfigOpt = BOX_CONFIG,
+    root: Annotated[Path, typer.Option(help="read the box installed under this root (an image)")] = Path("/"),
+    max_sync_lag: Annotated[float, typer.Option(help="seconds of sync lag that count as a problem (0: never)")] = 900,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """Per camera: online/offline, fps, last crossing; buffer depth, sync lag, disk use."""
+    """Per camera: online/offline, fps, last crossing, today's in/out per line; buffer depth, sync lag, disk use.
+    Exit 0 when all is well, 1 when a camera is offline, stale or unknown or the sync lag is over the limit."""
     from edge.config import load_config
     from edge.run.status import box_status, render
 
     with one_line_errors():
-        result = box_status(load_config(config))
+        root = root.absolute()
+        result = box_status(load_config(root / config.absolute().relative_to("/"), root=root, secrets=False),
+                            root, max_sync_lag)
     typer.echo(json.dumps(result) if as_json else render(result))
+    if result["problems"]:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -12,19 +12,18 @@ Minimal file::
 
 from __future__ import annotations
 
-import re
 import socket
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge.counting.line import Line
 from edge.errors import UserError
+from edge.names import check_name, device_id_problem, slug
 
 BOX_CONFIG = Path("/etc/edge-counter/box.toml")  # where `edge provision` writes it and every command reads it
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 
 
 class Settings(BaseModel):
@@ -111,8 +110,15 @@ class CounterSettings(_Durations):
 
 
 def default_device_id() -> str:
-    slug = re.sub(r"[^a-z0-9_.-]+", "-", socket.gethostname().lower()).strip("-.")
-    return slug[:63] or "edge-box"
+    """The host name as a valid device id (`Shop12-Box`, `box_1.local` and 70-character names included)."""
+    return slug(socket.gethostname()) or "edge-box"
+
+
+def _name(kind: str, value: str) -> str:
+    try:
+        return check_name(kind, value)
+    except UserError as e:
+        raise ValueError(str(e)) from None
 
 
 def _unique(names: list[str], what: str) -> None:
@@ -124,6 +130,11 @@ class LineConfig(Settings):
     name: str
     a: tuple[float, float]
     b: tuple[float, float]
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, v: str) -> str:
+        return _name("line", v)
 
     def to_line(self) -> Line:
         return Line(self.name, self.a[0], self.a[1], self.b[0], self.b[1])
@@ -157,12 +168,17 @@ class CaptureSettings(Settings):
 
 
 class CameraConfig(Settings):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")]
+    name: str
     source: str
     detect_fps: float = Field(10.0, gt=0, le=120)
     enabled: bool = True
     lines: list[LineConfig] = Field(default_factory=list)
     capture: CaptureSettings | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, v: str) -> str:
+        return _name("camera", v)
 
     @field_validator("lines")
     @classmethod
@@ -213,8 +229,8 @@ class BoxConfig(Settings):
     @field_validator("device_id")
     @classmethod
     def _slug(cls, v: str) -> str:
-        if not _SLUG.match(v):
-            raise ValueError("must be 1-63 lowercase letters, digits, '_', '-' or '.'")
+        if problem := device_id_problem(v):
+            raise ValueError(problem)
         return v
 
     @field_validator("cameras")
@@ -279,9 +295,12 @@ def parse_config(text: str, origin: str = "config", secrets_text: str | None = N
         raise UserError(f"{origin}: {validation_message(e)}") from None
 
 
-def load_config(path: Path) -> BoxConfig:
-    """Read and validate the box config, with its secrets file (if it names one) overlaid."""
+def load_config(path: Path, root: Path = Path("/"), secrets: bool = True) -> BoxConfig:
+    """Read and validate the box config, with its secrets file (if it names one, read under `root`) overlaid.
+    Without `secrets` the passwords stay unread (`edge status` needs none, and may run as a user who may not)."""
     text = _read(path, "config")
     secrets_path = _toml(text, str(path)).get("secrets_file")
-    secrets = _read(Path(secrets_path), "secrets file") if isinstance(secrets_path, str) else None
-    return parse_config(text, str(path), secrets)
+    overlay = None
+    if secrets and isinstance(secrets_path, str):
+        overlay = _read(root / Path(secrets_path).relative_to(Path(secrets_path).anchor), "secrets file")
+    return parse_config(text, str(path), overlay)

@@ -13,9 +13,10 @@ MASK = "***"
 _PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)|(://[^:/@\s]+:)[^@\s]+@", re.IGNORECASE)
 
 
-def _netloc(username: str | None, password: str | None, host: str, port: int | None) -> str:
+def _netloc(username: str | None, password: str | None, netloc: str) -> str:
+    """`netloc` with its user information replaced (host and port kept as written: IPv6 brackets, case)."""
     user = "" if username is None else username + (f":{password}" if password is not None else "") + "@"
-    return user + host + (f":{port}" if port else "")
+    return user + netloc.rpartition("@")[2]
 
 
 def mask_url(url: str) -> str:
@@ -23,7 +24,7 @@ def mask_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url
-    return urlunsplit(parts._replace(netloc=_netloc(parts.username, MASK, parts.hostname or "", parts.port)))
+    return urlunsplit(parts._replace(netloc=_netloc(parts.username, MASK, parts.netloc)))
 
 
 def strip_password(url: str) -> tuple[str, bool]:
@@ -31,7 +32,7 @@ def strip_password(url: str) -> tuple[str, bool]:
     parts = urlsplit(url)
     if parts.password is None:
         return url, False
-    return urlunsplit(parts._replace(netloc=_netloc(parts.username, None, parts.hostname or "", parts.port))), True
+    return urlunsplit(parts._replace(netloc=_netloc(parts.username, None, parts.netloc))), True
 
 
 def mask(text: object, *secrets: str | None) -> str:

@@ -11,9 +11,8 @@ import numpy as np
 
 from edge.config import CaptureSettings
 from edge.secrets import mask_url
-from edge.video.ffmpeg import StreamDown, open_stream
+from edge.video.ffmpeg import StreamDown, diagnose, open_stream
 from edge.video.source import is_live
-from provisioning.rtsp_probe import probe
 
 
 @dataclass
@@ -48,12 +47,13 @@ def check_camera(name: str, source: str, timeout_s: float = 5.0) -> CameraCheck:
         result.error = f"camera {name}: {source} is neither an rtsp:// URL nor an existing file: check the source"
         return result
     start = time.monotonic()
-    try:  # the same opening as `edge run`'s (transport, timeouts), with the installer's patience
+    try:  # the same opening and diagnosis as `edge run`'s (transport, timeouts), with the installer's patience
         cap = (open_stream(source, CaptureSettings(open_timeout_s=timeout_s, read_timeout_s=timeout_s,
                                                    freeze_timeout_s=max(timeout_s, 5.0)))
                if live else cv2.VideoCapture(source, cv2.CAP_FFMPEG))
-    except StreamDown:
-        cap = cv2.VideoCapture()
+    except StreamDown as e:
+        result.error = f"camera {name}: {e}"
+        return result
     try:
         ok, frame = cap.read() if cap.isOpened() else (False, None)
         result.seconds = time.monotonic() - start
@@ -63,7 +63,6 @@ def check_camera(name: str, source: str, timeout_s: float = 5.0) -> CameraCheck:
             return result
     finally:
         cap.release()
-    why = probe(source, timeout_s).problem if live else None
-    result.error = f"camera {name}: " + (why or f"{result.shown} opened but gave no frame within {timeout_s:g} s: "
-                                         "check the stream settings (codec H.264/H.265) on the camera")
+    why = diagnose(source, timeout_s) if live else f"{source} is not a video OpenCV can read: check the file"
+    result.error = f"camera {name}: {why}"
     return result

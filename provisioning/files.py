@@ -1,24 +1,56 @@
-"""Atomic file writes that report whether anything changed (re-running provisioning changes only what differs)."""
+"""What provisioning writes, staged: every file is gathered (a download already beside its target) and checked
+writable first, then all are put in place at the end, each atomically and only if it differs. An interruption or
+a refused input before `commit()` leaves the box as it was."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from edge.errors import UserError
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> bool:
+@dataclass(frozen=True)
+class Owner:
+    """The service user's ids (in the root being provisioned)."""
+
+    uid: int
+    gid: int
+
+
+class Access(StrEnum):
+    """Who may read a file: everyone (config, units, model), the service (secrets: root:edge-counter 0640), or the
+    service only (snapshots and what edge run writes: edge-counter 0640 in a 0750 folder)."""
+
+    PUBLIC = "public"
+    SECRET = "secret"
+    PRIVATE = "private"
+
+    @property
+    def mode(self) -> int:
+        return 0o644 if self is Access.PUBLIC else 0o640
+
+    def ids(self, service: Owner | None) -> tuple[int, int] | None:
+        if service is None or self is Access.PUBLIC:
+            return None
+        return (0, service.gid) if self is Access.SECRET else (service.uid, service.gid)
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644, ids: tuple[int, int] | None = None) -> bool:
     """Replace `path` with `data` in one rename; False (and nothing touched) when it already holds exactly that."""
     try:
-        if path.is_file() and path.read_bytes() == data and (path.stat().st_mode & 0o777) == mode:
+        if path.is_file() and path.read_bytes() == data and _same(path, mode, ids):
             return False
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
                 os.fchmod(f.fileno(), mode)
+                if ids:
+                    os.fchown(f.fileno(), *ids)
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
@@ -31,10 +63,15 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> bool:
     return True
 
 
+def _same(path: Path, mode: int, ids: tuple[int, int] | None) -> bool:
+    st = path.stat()
+    return (st.st_mode & 0o777) == mode and (ids is None or (st.st_uid, st.st_gid) == ids)
+
+
 def check_writable(directory: Path) -> None:
     """Fail early if `directory` could not be created or written; creates nothing itself."""
     existing = directory
-    while not existing.exists():
+    while not existing.exists() and not existing.is_symlink():
         existing = existing.parent
     try:
         if not existing.is_dir():
@@ -45,3 +82,66 @@ def check_writable(directory: Path) -> None:
         raise UserError(
             f"cannot write to {directory}: {e.strerror or e}: choose a writable --config-dir / --root"
         ) from None
+
+
+@dataclass
+class _File:
+    path: Path
+    data: bytes | None  # None: `temp` holds the content
+    access: Access
+    temp: Path | None = None
+    created: tuple[Path, ...] = ()  # folders made for `temp`, removed again if it is discarded
+
+
+@dataclass
+class Staging:
+    """Files to put in place at the end (paths under the root being provisioned)."""
+
+    files: list[_File] = field(default_factory=list)
+    private_dirs: set[Path] = field(default_factory=set)
+
+    def add(self, path: Path, data: bytes, access: Access = Access.PUBLIC) -> None:
+        self.files = [f for f in self.files if f.path != path] + [_File(path, data, access)]
+        if access is Access.PRIVATE:
+            self.private_dirs.add(path.parent)
+
+    def add_temp(self, path: Path, temp: Path, access: Access = Access.PUBLIC, created: tuple[Path, ...] = ()) -> None:
+        """`temp`, already written beside `path` (in folders `created` for it), replaces it at commit (a download
+        is not read twice)."""
+        self.files.append(_File(path, None, access, temp, created))
+
+    def check(self, extra_dirs: tuple[Path, ...] = ()) -> None:
+        """Every folder a file goes to is writable (or can be created): nothing is written if one is not."""
+        for directory in sorted({f.path.parent for f in self.files} | set(extra_dirs)):
+            check_writable(directory)
+
+    def discard(self) -> None:
+        for f in self.files:
+            if f.temp is not None:
+                f.temp.unlink(missing_ok=True)
+                for directory in f.created:  # innermost first
+                    if directory.is_dir() and not any(directory.iterdir()):
+                        directory.rmdir()
+        self.files = []
+
+    def commit(self, service: Owner | None) -> dict[Path, bool]:
+        """Put every file in place; {path: changed}. Private folders become 0750 and the service's."""
+        changed = {}
+        for directory in sorted(self.private_dirs):
+            directory.mkdir(parents=True, exist_ok=True)
+            directory.chmod(0o750)
+            if service:
+                os.chown(directory, service.uid, service.gid)
+        for f in self.files:
+            ids = f.access.ids(service)
+            if f.temp is None:
+                assert f.data is not None
+                changed[f.path] = write_atomic(f.path, f.data, f.access.mode, ids)
+                continue
+            f.temp.chmod(f.access.mode)
+            if ids:
+                os.chown(f.temp, *ids)
+            os.replace(f.temp, f.path)
+            changed[f.path] = True
+        self.files = []
+        return changed

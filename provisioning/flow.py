@@ -1,262 +1,274 @@
 """`edge provision`: from an installer's answers to a checked, configured, registered box.
 
-Order matters for "nothing half-written": every input is validated and every camera checked
-before the first file is written; config and secrets are each replaced atomically.
+Three phases, so that nothing is ever half-written:
+1. check: every input, every name, the DSNs, the prefix, and that every target folder is writable (a problem here
+   is a UserError: exit 2, nothing written);
+2. stage: the model is downloaded and verified beside its target, cameras are checked, config, secrets, snapshots
+   and units are rendered; an interruption here removes the download and leaves the box as it was;
+3. commit: the service user is created and every file put in place, each atomically and only if it differs; then
+   the buffer, central registration and the self-test.
+A re-run reads what is installed and changes only what it is told to (see provisioning/box_files.py).
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
-import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import tomli_w
-
-from edge.config import BoxConfig, CameraConfig, LineConfig
-from edge.counting.line import Line, check_lines, parse_line
+from edge.config import default_device_id
+from edge.counting.line import Line
 from edge.errors import EdgeError, UserError
-from edge.secrets import mask_url, strip_password
-from models.registry import DEFAULT_MODEL, spec
-from provisioning.files import check_writable, write_atomic
-from sync.connect import check_dsn
+from edge.names import check_device_id
+from models.registry import DEFAULT_MODEL, ModelError, ModelSpec, spec
+from provisioning.box_files import Change, Installed, merge, read_installed, render_box, render_secrets, validated
+from provisioning.central import CA_FILE, box_role, check_link, for_this_machine, register_box, storable_dsn
+from provisioning.files import Access, Owner, Staging, check_writable
+from provisioning.outcome import Outcome
+from provisioning.request import DATA_DIR, LINE_FORM, Request, check_path
+from provisioning.systemd_units import SYSUSERS_FILE, UNIT_DIR, enable_units, service_user, unit_binary, unit_files
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from edge.vision.detector import Detector
     from provisioning.camera_check import CameraCheck
 
-DATA_DIR = Path("/var/lib/edge-counter")
+MODEL_DIR = DATA_DIR / "models"
+SNAPSHOT_DIR = DATA_DIR / "snapshots"
 
 
-@dataclass
-class Request:
-    """What the installer asked for (flags or prompts); paths as seen on the box, `root` prefixed when writing."""
-
-    device_id: str
-    cameras: dict[str, str]  # name -> source URL or file
-    lines: dict[str, list[Line]]  # camera name -> lines
-    central_dsn: str | None = None
-    admin_dsn: str | None = None
-    model: str | None = None  # file, folder or URL to install the detector from
-    config_dir: Path = Path("/etc/edge-counter")
-    root: Path = Path("/")
-    camera_timeout_s: float = 5.0
-    enable_units: bool = True
-
-    def at_root(self, path: Path) -> Path:
-        return self.root / path.relative_to("/") if path.is_absolute() else self.root / path
-
-    @property
-    def config_path(self) -> Path:
-        return self.config_dir / "box.toml"
-
-    @property
-    def secrets_path(self) -> Path:
-        return self.config_dir / "secrets.toml"
-
-
-@dataclass
-class Outcome:
-    """What provisioning did, in lines an installer reads; `problems` decide the exit code."""
-
-    lines: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    def ok(self, text: str) -> None:
-        self.lines.append(f"  ok    {text}")
-
-    def warn(self, text: str) -> None:
-        self.lines.append(f"  WARN  {text}")
-
-    def fail(self, text: str) -> None:
-        self.lines.append(f"  FAIL  {text}")
-        self.problems.append(text)
-
-
-def parse_cameras(specs: list[str]) -> dict[str, str]:
-    """`NAME=URL` flags -> {name: url}; duplicate names are refused."""
-    cams: dict[str, str] = {}
-    for s in specs:
-        name, sep, url = s.partition("=")
-        if not sep or not name or not url:
-            raise UserError(f"--camera {mask_url(s)!r} is malformed: write NAME=rtsp://user:pass@host:554/path")
-        if name in cams:
-            raise UserError(f"camera name {name!r} is given twice: give each camera a unique name")
-        cams[name] = url
-    return cams
-
-
-def parse_camera_lines(specs: list[str], cameras: dict[str, str]) -> dict[str, list[Line]]:
-    """`CAMERA:NAME:x1,y1,x2,y2` flags -> {camera: [Line]}; unknown cameras and duplicate names refused."""
-    out: dict[str, list[Line]] = {c: [] for c in cameras}
-    for s in specs:
-        cam, sep, rest = s.partition(":")
-        if not sep:
-            raise UserError(f"--line {s!r} is malformed: write CAMERA:NAME:x1,y1,x2,y2")
-        if cam not in cameras:
-            raise UserError(f"--line {s!r} is for camera {cam!r}, which is not given: add --camera {cam}=URL")
-        line = parse_line(rest)
-        if any(ln.name == line.name for ln in out[cam]):
-            raise UserError(f"line name {line.name!r} is given twice for camera {cam!r}: give each line a unique name")
-        out[cam].append(line)
-    return out
-
-
-def build_config(req: Request, exclude: frozenset[str] | set[str] = frozenset()) -> tuple[BoxConfig, dict]:
-    """The box config (passwords removed) and the secrets overlay holding them."""
-    cameras, secret_cams = [], {}
-    for name, url in req.cameras.items():
-        if name in exclude:
-            continue
-        shown, has_secret = strip_password(url)
-        if has_secret:
-            secret_cams[name] = {"source": url}
-        lines = [LineConfig(name=ln.name, a=(ln.x1, ln.y1), b=(ln.x2, ln.y2)) for ln in req.lines[name]]
-        cameras.append(CameraConfig(name=name, source=shown, lines=lines))
-    secrets: dict = {"cameras": secret_cams} if secret_cams else {}
-    if req.central_dsn:
-        secrets["sync"] = {"dsn": req.central_dsn}
-    model_dir = DATA_DIR / "models" if req.model else None
-    config = BoxConfig(
-        device_id=req.device_id,
-        cameras=cameras,
-        secrets_file=req.secrets_path if secrets else None,
-        model={"model_dir": model_dir} if model_dir else {},
-        buffer={"path": DATA_DIR / "buffer.sqlite"},
-    )
-    return config, secrets
-
-
-def _with_box_role(req: Request, out: Outcome) -> Request:
-    """With an admin DSN: create the box's role and use its DSN (unless one was given)."""
-    from sync.central.registry import box_role_dsn
-
-    previous = None
-    secrets_file = req.at_root(req.secrets_path)
-    if secrets_file.is_file():
-        previous = tomllib.loads(secrets_file.read_text()).get("sync", {}).get("dsn")
+def installed_lines(installed: Installed, camera: str) -> list[Line]:
+    cam = installed.camera(camera) or {}
     try:
-        dsn = box_role_dsn(req.admin_dsn or "", req.device_id, req.central_dsn or previous)
-    except EdgeError as e:
-        out.warn(f"central unreachable: counts will be buffered; re-run to create the box's role ({e})")
-        return req
-    out.ok(f"central role box_{req.device_id} ready (least privilege: its own device's rows only)")
-    return req if req.central_dsn else Request(**{**req.__dict__, "central_dsn": dsn})
+        return [Line(str(ln["name"]), *ln["a"], *ln["b"]) for ln in cam.get("lines", [])]
+    except (KeyError, TypeError, ValueError, EdgeError):
+        return []  # the installed config is validated as a whole later, with the key named
 
 
-def render(config: BoxConfig) -> bytes:
-    data = config.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
-    data["device_id"] = config.device_id
-    header = "# edge-counter box config, written by `edge provision`. Secrets live in the secrets file.\n"
-    return (header + tomli_w.dumps(data)).encode()
+def _cameras(req: Request, installed: Installed) -> tuple[dict[str, str], dict[str, list[Line]]]:
+    """Every camera the box will have (installed ones kept, given ones added or changed, removed ones gone) and
+    the lines to check for each."""
+    for name in req.remove:
+        if name not in installed.camera_names:
+            raise UserError(f"--remove-camera {name}: no such camera is installed "
+                            f"(installed: {', '.join(installed.camera_names) or 'none'})")
+    sources = {n: installed.source(n) or "" for n in installed.camera_names if n not in req.remove}
+    sources.update(req.cameras)
+    for cam in req.lines:
+        if cam not in sources:
+            raise UserError(f"--line for camera {cam!r}, which is neither given nor installed: add --camera {cam}=URL "
+                            f"({LINE_FORM})")
+    if not sources:
+        raise UserError("no camera given: add --camera NAME=rtsp://user:pass@host:554/path")
+    lines = {n: req.lines[n] if n in req.lines else installed_lines(installed, n) for n in sources}
+    return sources, lines
+
+
+def _check_targets(req: Request, buffer_dir: Path) -> None:
+    """Every folder provisioning writes to can be written: else a UserError before anything is."""
+    for directory in (req.config_dir, DATA_DIR, MODEL_DIR, SNAPSHOT_DIR, buffer_dir, UNIT_DIR, SYSUSERS_FILE.parent):
+        check_writable(req.at_root(directory))
+
+
+def _check_frame(name: str, c: CameraCheck, lines: list[Line], out: Outcome) -> bool:
+    """Say what the frame means for the camera's lines; False when a line lies entirely outside it."""
+    w, h = c.size
+    out.ok(f"camera {name}: {w}x{h} at {c.fps:g} fps, first frame in {c.seconds:.1f} s")
+    if not lines:
+        out.warn(f"camera {name} has no counting line, it counts nothing: add --line {name}:NAME:x1,y1,x2,y2 "
+                 f"(pixels of its {w}x{h} frame; see its snapshot)")
+    fits = True
+    for ln in lines:
+        where = f"camera {name}: line {ln.name!r} ({ln.x1:g},{ln.y1:g} -> {ln.x2:g},{ln.y2:g})"
+        if not ln.inside(w, h):
+            out.fail(f"{where} lies entirely outside the {w}x{h} frame: use pixel coordinates inside the image "
+                     "(see the snapshot); the camera is left as it was")
+            fits = False
+        elif not all(0 <= x <= w and 0 <= y <= h for x, y in ((ln.x1, ln.y1), (ln.x2, ln.y2))):
+            out.warn(f"{where} runs outside the {w}x{h} frame: only the part inside counts; keep both ends within "
+                     f"0..{w}, 0..{h}")
+    return fits
 
 
 def provision(req: Request, say: Callable[[str], None] = print) -> Outcome:
-    """Check, write, install, register, self-test. Raises EdgeError (nothing written) on bad input."""
+    """Check, stage, commit, register, self-test. Raises EdgeError (nothing written) on bad input."""
     from provisioning.camera_check import check_camera  # OpenCV: loaded when provisioning, not for --help
-    from provisioning.model_install import install_model
-    from provisioning.snapshot import draw, save_png
-    from provisioning.systemd_units import enable_units, write_units
 
     out = Outcome()
-    for dsn, flag in ((req.central_dsn, "--central-dsn"), (req.admin_dsn, "--admin-dsn")):
-        if dsn:
-            check_dsn(dsn, flag)
-    config_dir = req.at_root(req.config_dir)
-    check_writable(config_dir)
-    model = spec(DEFAULT_MODEL)
-    model_path = None
-    if req.model:  # verified before anything else is written: a wrong file stops here
-        model_path, changed = install_model(req.model, req.at_root(DATA_DIR / "models"), model)
-        out.ok(f"model {model.file} {'installed' if changed else 'already installed'} (sha256 verified)")
-
-    say("checking cameras ...")
-    checks: dict[str, CameraCheck] = {}
-    skipped: set[str] = set()  # reachable cameras whose lines do not fit their frame
-    for name, url in req.cameras.items():
-        c = checks[name] = check_camera(name, url, req.camera_timeout_s)
-        if not c.ok:
-            out.fail(f"{c.error}; written to the config anyway, it will be retried")
-            continue
-        w, h = c.size
-        try:
-            check_lines(req.lines[name], w, h, where=f"camera {name}: ")
-        except EdgeError as e:
-            out.fail(f"{e}; camera {name} not written")
-            skipped.add(name)
-            continue
-        out.ok(f"camera {name}: {w}x{h} at {c.fps:g} fps, first frame in {c.seconds:.1f} s")
+    # 1. check
+    check_path(req.root, "--root")
+    check_path(req.config_dir, "--config-dir")
+    ca_on_box = req.config_dir / CA_FILE if req.central_ca else None
+    if req.central_ca and not check_path(req.central_ca, "--central-ca", absolute=False).is_file():
+        raise UserError(f"--central-ca {req.central_ca} is not a file: give the CA certificate (PEM) that signed "
+                        "central's certificate")
+    central_dsn = storable_dsn(req.central_dsn, "--central-dsn", ca_on_box, req.insecure) if req.central_dsn else None
     if req.admin_dsn:
-        req = _with_box_role(req, out)
-    config, secrets = build_config(req, exclude=skipped)
+        storable_dsn(req.admin_dsn, "--admin-dsn", ca_on_box, req.insecure)  # the box's DSN will be derived from it
+    binary = unit_binary(req.root, req.prefix)
+    installed = read_installed(req.root, req.config_path, req.secrets_path)
+    device_id = check_device_id(req.device_id or installed.device_id or default_device_id(), "--device-id")
+    out.device_id = device_id
+    sources, lines = _cameras(req, installed)
+    buffer_path = Path(installed.box.get("buffer", {}).get("path") or DATA_DIR / "buffer.sqlite")
+    _check_targets(req, buffer_path.parent)
 
-    changed = write_atomic(req.at_root(req.config_path), render(config), 0o644)
-    out.ok(f"config {req.config_path} {'written' if changed else 'unchanged'}")
-    if secrets:
-        changed = write_atomic(req.at_root(req.secrets_path), tomli_w.dumps(secrets).encode(), 0o600)
-        out.ok(f"secrets {req.secrets_path} (mode 0600) {'written' if changed else 'unchanged'}")
-
-    detector = None
+    # 2. stage
+    staging = Staging()
     try:
-        from edge.config import DetectorSettings
-        from edge.vision.detector import Detector
+        model = spec(DEFAULT_MODEL)
+        model_path, model_dir = _model(req, model, staging, out)
+        say("checking cameras ...")
+        checks: dict[str, CameraCheck] = {}
+        keep: set[str] = set()  # cameras whose lines do not fit: left as installed
+        for name, url in sources.items():
+            c = checks[name] = req.checked.get(name) or check_camera(name, url, req.camera_timeout_s)
+            if not c.ok:
+                out.fail(f"{c.error}; written to the config anyway, it will be retried")
+            elif not _check_frame(name, c, lines[name], out):
+                keep.add(name)
+        if req.admin_dsn:
+            dsn = box_role(req.admin_dsn, device_id, central_dsn or installed.dsn, ca_on_box, req.insecure, out)
+        else:
+            dsn = central_dsn or installed.dsn
+        change = Change(device_id, {n: u for n, u in sources.items()}, {n: lines[n] for n in req.lines},
+                        set(req.remove), keep, dsn, model_dir, req.secrets_path, DATA_DIR / "buffer.sqlite")
+        box, secrets = merge(installed, change)
+        config = validated(box, secrets, req.config_path)
+        staging.add(req.at_root(req.config_path), render_box(box))
+        if secrets:
+            staging.add(req.at_root(req.secrets_path), render_secrets(secrets), Access.SECRET)
+        if req.central_ca and ca_on_box:
+            staging.add(req.at_root(ca_on_box), req.central_ca.read_bytes())
+        detector = _detector(model_path, out)
+        people_seen = _snapshots(checks, lines, detector, staging, req)
+        for path, data in unit_files(binary, req.config_path).items():
+            staging.add(req.at_root(path), data)
+    except KeyboardInterrupt:
+        staging.discard()
+        raise UserError("interrupted: nothing was changed on this box") from None
+    except BaseException:
+        staging.discard()
+        raise
 
-        detector = Detector(DetectorSettings(model_path=model_path, score_threshold=0.4))
-    except EdgeError as e:
-        out.fail(f"detector: {e}")
-    snap_dir = req.at_root(DATA_DIR / "snapshots")
-    for name, c in checks.items():
-        if c.frame is None or name in skipped:
-            continue
-        people = detector(c.frame) if detector else None
-        path = snap_dir / f"{name}.png"
-        save_png(path, draw(c.frame, req.lines[name], people))
-        n = len(people) if people is not None else 0
-        out.ok(
-            f"snapshot {path}: {len(req.lines[name])} line(s) drawn, {n} people seen: "
-            "check the lines sit across the doorway"
-        )
+    # 3. commit
+    try:
+        service, why = service_user(req.root)
+        if why:
+            out.warn(f"service user: {why}")
+        changed = staging.commit(service)
+    except KeyboardInterrupt:
+        raise UserError("interrupted while putting the files in place: re-run `edge provision` to finish") from None
+    _report(req, changed, people_seen, lines, out)
+    _buffer(req, config.buffer.path, service, out)
     if detector is not None:
-        frame = next((c.frame for c in checks.values() if c.ok), None)
-        if frame is not None:
-            runs = []
-            for _ in range(5):
-                t = time.perf_counter()
-                detector(frame)
-                runs.append((time.perf_counter() - t) * 1000)
-            out.ok(f"detector {model.name} runs: {statistics.median(runs):.1f} ms per frame")
+        _time_detector(detector, checks, model.name, out)
+    register_box(req.admin_dsn, config, out)
+    if dsn:
+        check_link(for_this_machine(dsn, req.root), device_id, out)
+    else:
+        out.warn("no central database given: counts will be buffered until one is configured (--admin-dsn)")
+    if req.enable_units:
+        done, what = enable_units(req.root)
+        (out.ok if done else out.warn)(what)
+    return out
 
+
+def _model(req: Request, model: ModelSpec, staging: Staging, out: Outcome) -> tuple[Path | None, Path | None]:
+    """The model file the self-test uses and the model folder the config names (None: `edge run` looks it up)."""
+    from provisioning.model_install import fetch_model, installed
+
+    target = req.at_root(MODEL_DIR)
+    present = installed(target, model)
+    if req.model:
+        if present:
+            out.ok(f"model {model.file} already installed (sha256 verified)")
+            return present, MODEL_DIR
+        created = tuple(d for d in (target, *target.parents) if not d.exists())
+        temp = fetch_model(req.model, target, model)  # verified before anything else is written
+        staging.add_temp(target / model.file, temp, created=created)
+        out.ok(f"model {model.file} installed (sha256 verified)")
+        return temp, MODEL_DIR
+    if present:
+        out.ok(f"model {model.file} already installed (sha256 verified)")
+        return present, MODEL_DIR
+    out.warn(f"no model installed in {MODEL_DIR}: give --model FILE|FOLDER|URL, or `edge run` looks {model.file} "
+             "up in $EDGE_MODEL_DIR")
+    return None, None
+
+
+def _detector(model_path: Path | None, out: Outcome) -> Detector | None:
+    from edge.config import DetectorSettings
+    from edge.vision.detector import Detector
+
+    try:
+        return Detector(DetectorSettings(model_path=model_path, score_threshold=0.4))
+    except (EdgeError, ModelError) as e:
+        out.fail(f"detector: {e}")
+    return None
+
+
+def _snapshots(checks: dict[str, CameraCheck], lines: dict[str, list[Line]], detector: Detector | None,
+               staging: Staging,
+               req: Request) -> dict[str, int]:
+    """A snapshot for every camera that gave a frame (also when its lines do not fit: the installer needs it)."""
+    from provisioning.snapshot import draw, encode_png
+
+    seen = {}
+    for name, c in checks.items():
+        if c.frame is None:
+            continue
+        frame: np.ndarray = c.frame
+        people = detector(frame) if detector else None
+        staging.add(req.at_root(SNAPSHOT_DIR / f"{name}.png"), encode_png(draw(frame, lines[name], people)),
+                    Access.PRIVATE)
+        seen[name] = len(people) if people is not None else 0
+    return seen
+
+
+def _report(req: Request, changed: dict[Path, bool], people: dict[str, int], lines: dict[str, list[Line]],
+            out: Outcome) -> None:
+    def state(path: Path) -> str:
+        return "written" if changed.get(req.at_root(path)) else "unchanged"
+
+    out.ok(f"config {req.config_path} {state(req.config_path)}")
+    if req.at_root(req.secrets_path) in changed:
+        out.ok(f"secrets {req.secrets_path} (mode 0640, readable by the service only) {state(req.secrets_path)}")
+    for name, n in people.items():
+        out.ok(f"snapshot {SNAPSHOT_DIR / (name + '.png')}: {len(lines[name])} line(s) drawn, {n} people seen: "
+               "check the lines sit across the doorway")
+    units = [p for p in changed if p.parent == req.at_root(UNIT_DIR)]
+    out.ok("systemd units " + ", ".join(f"{p.name} {'written' if changed[p] else 'unchanged'}" for p in units))
+
+
+def _buffer(req: Request, on_box: Path, service: Owner | None, out: Outcome) -> None:
+    """Create the buffer (the service's) if need be: proves its folder writable."""
     from edge.store.buffer import Buffer
 
-    buffer_path = req.at_root(config.buffer.path)
+    path = req.at_root(on_box)
     try:
-        with Buffer(buffer_path, synchronous="normal"):
+        with Buffer(path, synchronous="normal"):
             pass
-        out.ok(f"buffer {config.buffer.path} writable")
-    except EdgeError as e:
+        if service:
+            for p in (path.parent, path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                if p.exists():
+                    os.chown(p, service.uid, service.gid)
+        out.ok(f"buffer {on_box} writable")
+    except (EdgeError, OSError) as e:
         out.fail(f"buffer: {e}")
 
-    from sync.central.registry import check_delivery, register
 
-    if req.admin_dsn:
-        try:
-            register(req.admin_dsn, config)
-            out.ok("device, cameras and lines registered in central")
-        except EdgeError as e:
-            out.warn(f"not registered in central ({e}): re-run when it is reachable")
-    if req.central_dsn:
-        try:
-            check_delivery(req.central_dsn)
-            out.ok("central reachable and writable by this box")
-        except EdgeError as e:
-            out.warn(f"central unreachable: counts will be buffered ({e})")
-    else:
-        out.warn("no central database given: counts will be buffered until one is configured")
-
-    units = write_units(req.root, req.config_path)
-    out.ok("systemd units " + ", ".join(f"{u} {'written' if ch else 'unchanged'}" for u, ch in units.items()))
-    if req.enable_units:
-        out.ok(enable_units(req.root))
-    return out
+def _time_detector(detector: Detector, checks: dict[str, CameraCheck], model_name: str, out: Outcome) -> None:
+    frame = next((c.frame for c in checks.values() if c.frame is not None), None)
+    if frame is None:
+        return
+    runs = []
+    for _ in range(5):
+        t = time.perf_counter()
+        detector(frame)
+        runs.append((time.perf_counter() - t) * 1000)
+    out.ok(f"detector {model_name} runs: {statistics.median(runs):.1f} ms per frame")

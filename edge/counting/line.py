@@ -7,12 +7,10 @@ a person whose point moves from the left-hand side to the right-hand side crosse
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 from edge.errors import UserError
-
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+from edge.names import check_name
 
 
 @dataclass(frozen=True)
@@ -26,8 +24,7 @@ class Line:
     y2: float
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
-            raise UserError(f"line name {self.name!r} is invalid: use 1-64 letters, digits, '_', '-' or '.'")
+        object.__setattr__(self, "name", check_name("line", self.name))  # NFC: one name however it was typed
         if self.length == 0:
             raise UserError(f"line {self.name!r} has zero length: give two different end points x1,y1,x2,y2")
 

@@ -1,9 +1,12 @@
-"""`edge status`: what an operator needs at a glance, from the box's buffer (opened read-only)."""
+"""`edge status`: what an operator needs at a glance, from the box's buffer (opened read-only), and a verdict a
+monitoring script can use: `problems` is empty only when every camera is online or degraded and the sync lag is
+within its limit."""
 
 from __future__ import annotations
 
 import shutil
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +28,19 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def box_status(config: BoxConfig) -> dict[str, Any]:
-    """Per camera: status, fps, last crossing; buffer depth and size; disk use. Times are UTC microseconds."""
-    path = Path(config.buffer.path)
+def local_midnight_us(now: int) -> int:
+    """The start of the box's local day containing `now` (UTC microseconds)."""
+    local = datetime.fromtimestamp(now / 1e6).astimezone()
+    return int(local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1e6)
+
+
+def box_status(config: BoxConfig, root: Path = Path("/"), max_sync_lag_s: float = 900.0) -> dict[str, Any]:
+    """Per camera: status, fps, last crossing, today's in/out per line; buffer depth and size; disk use; the
+    problems that make `edge status` exit 1. Times are UTC microseconds; paths are read under `root`."""
+    path = root / Path(config.buffer.path).relative_to("/") if Path(config.buffer.path).is_absolute() \
+        else Path(config.buffer.path)
     now = now_us()
+    midnight = local_midnight_us(now)
     stale_after = 3 * config.health.interval_s * 1e6
     with _open_readonly(path) as conn:
         cameras = {}
@@ -40,7 +52,13 @@ def box_status(config: BoxConfig) -> dict[str, Any]:
             status = "unknown"
             if health:
                 status = health[1] if now - health[0] <= stale_after else "stale"
+            today = {ln.name: {"in": 0, "out": 0} for ln in cam.lines}
+            for line, direction, n in conn.execute(
+                    "SELECT line, direction, COUNT(*) FROM crossings WHERE camera = ? AND ts_us >= ? "
+                    "GROUP BY line, direction", (cam.name, midnight)):
+                today.setdefault(line, {"in": 0, "out": 0})[direction] = n
             cameras[cam.name] = {
+                "today": today,
                 "status": status,
                 "fps_in": health[2] if health else None,
                 "fps_processed": health[3] if health else None,
@@ -53,8 +71,15 @@ def box_status(config: BoxConfig) -> dict[str, Any]:
         sync = OutboxView(conn).summary(now)
     size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
     disk = shutil.disk_usage(path.parent)
+    problems = [f"camera {name} is {c['status']}" + (f" ({c['error']})" if c["error"] else "")
+                for name, c in cameras.items() if c["status"] not in ("online", "degraded")]
+    if max_sync_lag_s and sync["oldest_pending_age_s"] > max_sync_lag_s:
+        problems.append(f"sync lag {sync['oldest_pending_age_s']:.0f} s is over {max_sync_lag_s:g} s: "
+                        "is `edge sync` running and central reachable?")
     return {
         "device_id": config.device_id,
+        "ok": not problems,
+        "problems": problems,
         "cameras": cameras,
         "buffer": {"path": str(path), "bytes": size, "crossings": rows},
         "sync": sync,
@@ -76,6 +101,10 @@ def render(status: dict[str, Any]) -> str:
         out.append(
             f"{name:<16}{c['status']:<10}{fps_in:>8}{fps_p:>10}  {last}" + (f"  ({c['error']})" if c["error"] else "")
         )
+    out.append(f"today since local midnight: {'camera':<16}{'line':<16}{'in':>7}{'out':>7}")
+    for name, c in status["cameras"].items():
+        for line, n in c["today"].items():
+            out.append(f"{'':<28}{name:<16}{line:<16}{n['in']:>7}{n['out']:>7}")
     b, d = status["buffer"], status["disk"]
     out.append(f"buffer {b['path']}: {b['crossings']} crossings, {b['bytes'] / 1e6:.1f} MB")
     s = status["sync"]
@@ -84,4 +113,5 @@ def render(status: dict[str, Any]) -> str:
         f"{s['dead_letters']} dead letters"
     )
     out.append(f"disk: {d['used_percent']}% used, {d['free_bytes'] / 1e9:.1f} GB free")
+    out += [f"PROBLEM {p}" for p in status["problems"]] or ["all well"]
     return "\n".join(out)

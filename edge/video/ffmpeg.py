@@ -11,6 +11,7 @@ import cv2
 
 from edge.config import CaptureSettings
 from edge.secrets import mask_url
+from edge.video.rtsp_probe import probe
 
 
 class StreamDown(Exception):
@@ -75,5 +76,12 @@ def open_stream(url: str, settings: CaptureSettings) -> cv2.VideoCapture:
         )
     if not cap.isOpened():
         cap.release()
-        raise StreamDown(f"cannot open {mask_url(url)} (refused, unreachable, wrong path or credentials)")
+        raise StreamDown(diagnose(url, settings.open_timeout_s))
     return cap
+
+
+def diagnose(url: str, timeout_s: float) -> str:
+    """Why `url` did not open, asked of the camera itself (nothing listens, no answer, not RTSP, 401, 404)."""
+    return probe(url, timeout_s).problem or (
+        f"{mask_url(url)} answered but gave no picture: check the stream settings on the camera "
+        "(codec H.264/H.265) and [capture] transport")

@@ -22,7 +22,7 @@ import psycopg
 import tenacity
 
 from edge.config import BoxConfig
-from edge.errors import Rejected, Unavailable, UserError
+from edge.errors import Fatal, Rejected, Unavailable, UserError
 from edge.records import now_us
 from edge.store.outbox import Batch, Outbox
 from edge.store.schema import Stream
@@ -79,11 +79,24 @@ class Agent:
         self._drop_connection()
 
     def _connection(self) -> psycopg.Connection:
+        """The agent's connection. Fatal when central refuses it for good (password, database, pg_hba, TLS, not
+        PostgreSQL): no stream can go and waiting cannot help, so `edge sync` stops with that one line instead
+        of retrying forever (the systemd unit starts it again later). An outage raises Unavailable (retried)."""
         if self._conn is None or self._conn.closed:
-            self._conn = connect(self.dsn, timeout_s=self.settings.connect_timeout_s,
-                                 application_name=f"edge-sync {self.device_id}")
+            try:
+                self._conn = connect(self.dsn, timeout_s=self.settings.connect_timeout_s,
+                                     application_name=f"edge-sync {self.device_id}")
+            except UserError as e:
+                raise Fatal(f"{e}; then fix [sync] dsn in the secrets file") from None
             self._targets = {}
         return self._conn
+
+    def _check_connection(self) -> None:
+        """Connect once up front, so that a refused DSN stops the agent even with nothing to send."""
+        try:
+            self._connection()
+        except Unavailable:
+            pass  # an outage: the deliveries retry
 
     def _target(self, stream: Stream) -> Target:
         """The stream's central table as this connection finds it; UserError if the schema cannot take it
@@ -270,13 +283,16 @@ class Agent:
     def drain(self) -> Metrics:
         """`--once`: deliver everything buffered now, and the alert housekeeping may raise; an EdgeError when
         something could not be delivered."""
+        self._check_connection()
         self.step(draining=True)
         self.housekeeping(force=True)
         self.step(draining=True)
         return self.refresh_metrics()
 
     def run(self) -> None:
-        """Until `stop` is set: deliver as batches come due; on a failure, log it and try again later."""
+        """Until `stop` is set: deliver as batches come due; on a failure, log it and try again later (Fatal when
+        central refuses the connection)."""
+        self._check_connection()
         while not self.stop.is_set():
             try:
                 self.step(draining=False)

@@ -61,13 +61,24 @@ def box_role_dsn(admin_dsn: str, device_id: str, previous_dsn: str | None) -> st
     return make_conninfo(admin_dsn, user=create_device_role(admin_dsn, device_id, password), password=password)
 
 
-def check_delivery(dsn: str) -> None:
-    """The box's DSN reaches central and may deliver crossings (what `edge sync` will need)."""
+def check_delivery(dsn: str, device_id: str) -> None:
+    """The box's DSN reaches central, logs in as the box's own role, finds the schema migrated and may deliver
+    crossings (what `edge sync` will need). UserError saying what is wrong; Unavailable when unreachable."""
+    role = f"box_{device_id}"
     with connect(dsn, timeout_s=5) as conn:
         try:
-            (ok,) = one(conn.execute("SELECT has_table_privilege('counting_events', 'INSERT')"))
+            user, superuser, events, sync_rules = one(conn.execute(
+                "SELECT current_user, rolsuper, to_regclass('counting_events') IS NOT NULL, "
+                "to_regproc('sync_login_device') IS NOT NULL FROM pg_roles WHERE rolname = current_user"))
+            may_insert = events and one(conn.execute("SELECT has_table_privilege('counting_events', 'INSERT')"))[0]
         except psycopg.Error as e:
-            raise UserError(f"central database has no counting_events table ({describe(e, dsn)}): "
-                            "run `edge central migrate` there") from None
-    if not ok:
-        raise UserError("the box's role may not insert counting events: create it with --admin-dsn")
+            raise UserError(f"central database refused the check: {describe(e, dsn)}") from None
+    if user != role or superuser:
+        what = "a superuser" if superuser else "another role"
+        raise UserError(f"the DSN logs in as {user} ({what}), not as this box's role {role}: give this box its own "
+                        "least-privilege DSN (`edge provision --admin-dsn ADMIN_DSN` creates it)")
+    if not (events and sync_rules):
+        raise UserError("central database is not migrated (no counting_events table or sync rules): "
+                        "run `edge central migrate` there")
+    if not may_insert:
+        raise UserError(f"role {role} may not insert counting events: create it again with --admin-dsn")

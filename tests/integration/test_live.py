@@ -59,7 +59,7 @@ def test_unreachable_camera_is_retried_with_backoff_and_stops_cleanly(caplog):
     s.start()
     time.sleep(1.5)
     assert s.stats.reconnects >= 3 and not s.stats.online
-    assert "cannot open rtsp://admin:***@127.0.0.1" in s.stats.error
+    assert s.stats.error.startswith("nothing listens on 127.0.0.1:")  # the camera was asked why (rtsp_probe)
     s.stop()
     s.join(timeout=2)
     assert not s.is_alive() and threading.active_count() == threads

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import stat
+import sys
 import threading
 import tomllib
 from pathlib import Path
@@ -16,6 +17,7 @@ from edge.cli import app
 from edge.config import load_config
 from provisioning.snapshot import LINE_COLOUR
 from tests.support import free_port
+from tests.support.rtsp import Rtsp401
 
 LINE = "door:entrance:0,150,480,150"
 
@@ -24,8 +26,17 @@ def edge(*args: object, input: str | None = None):
     return CliRunner().invoke(app, [str(a) for a in args], input=input)
 
 
+def image(root: Path) -> Path:
+    """`root` as an image with edge-counter installed at /opt/edge-counter (this installation, linked)."""
+    binary = root / "opt/edge-counter/bin/edge"
+    if not binary.exists():
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        binary.symlink_to(Path(sys.executable).with_name("edge"))
+    return root
+
+
 def provision(root: Path, *extra: object, cameras: list[str], lines: tuple[str, ...] = (LINE,), input=None):
-    args: list[object] = ["provision", "--root", root, "--device-id", "box1", "--camera-timeout", 5]
+    args: list[object] = ["provision", "--root", image(root), "--device-id", "box1", "--camera-timeout", 15]
     for c in cameras:
         args += ["--camera", c]
     for ln in lines:
@@ -42,6 +53,12 @@ def snapshot_has_line(png: Path, x1: int, y1: int, x2: int, y2: int) -> float:
     return hits / len(pts)
 
 
+def service_ids(root: Path) -> tuple[int, int]:
+    """The ids of user edge-counter in the image's own /etc/passwd."""
+    line = next(ln for ln in (root / "etc/passwd").read_text().splitlines() if ln.startswith("edge-counter:"))
+    return int(line.split(":")[2]), int(line.split(":")[3])
+
+
 def test_full_provisioning_then_rerun_is_a_no_op(tmp_path, rtsp_server, model_path):
     url = rtsp_server.url.replace("rtsp://", "rtsp://admin:s3cret@")  # the test server ignores credentials
     r = provision(tmp_path, "--yes", "--model", model_path.parent, cameras=[f"door={url}"])
@@ -52,7 +69,8 @@ def test_full_provisioning_then_rerun_is_a_no_op(tmp_path, rtsp_server, model_pa
     config = tmp_path / "etc/edge-counter/box.toml"
     secrets = tmp_path / "etc/edge-counter/secrets.toml"
     assert "s3cret" not in config.read_text()
-    assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+    uid, gid = service_ids(tmp_path)  # the user was created in the image, not on this machine
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o640 and (secrets.stat().st_uid, secrets.stat().st_gid) == (0, gid)
     assert tomllib.loads(secrets.read_text())["cameras"]["door"]["source"] == url
     box = tomllib.loads(config.read_text())
     assert box["device_id"] == "box1" and box["cameras"][0]["lines"][0]["name"] == "entrance"
@@ -63,6 +81,9 @@ def test_full_provisioning_then_rerun_is_a_no_op(tmp_path, rtsp_server, model_pa
 
     png = tmp_path / "var/lib/edge-counter/snapshots/door.png"
     assert png.is_file() and snapshot_has_line(png, 0, 150, 480, 150) > 0.8
+    # people are in the picture: readable by the service only
+    assert stat.S_IMODE(png.stat().st_mode) == 0o640 and stat.S_IMODE(png.parent.stat().st_mode) == 0o750
+    assert (png.stat().st_uid, png.stat().st_gid) == (uid, gid) == (png.parent.stat().st_uid, png.parent.stat().st_gid)
     assert (tmp_path / "var/lib/edge-counter/models/yolox_nano.onnx").is_file()
     assert (tmp_path / "var/lib/edge-counter/buffer.sqlite").is_file()
     unit = (tmp_path / "etc/systemd/system/edge-run.service").read_text()
@@ -78,21 +99,32 @@ def test_full_provisioning_then_rerun_is_a_no_op(tmp_path, rtsp_server, model_pa
 
 def test_interactive_flow(tmp_path, rtsp_server):
     answers = "\n".join([
-        "box7",                      # device id
-        "door", rtsp_server.url,     # camera
-        "",                          # no more cameras
+        "Box 7",                     # device id: refused (a slug is proposed), asked again
+        "box7",
+        "Eingang Süd",               # camera name: refused (no spaces), asked again
+        "Tür",
+        rtsp_server.url,             # checked at once: the frame size is shown before the lines are asked for
         "bad line",                  # rejected, asked again
+        "far:600,400,900,400",       # entirely outside the 480x360 frame: rejected, asked again
         "entrance:0,150,480,150",
         "",                          # no more lines
+        "",                          # no other camera
+        "",                          # no model
+        "",                          # no admin DSN
         "",                          # no central database
         "y",                         # confirm
     ]) + "\n"
-    r = edge("provision", "--root", tmp_path, input=answers)
+    r = edge("provision", "--root", image(tmp_path), "--camera-timeout", 15, input=answers)
     assert r.exit_code == 0, r.output
-    assert "is malformed" in r.output
+    assert "e.g. 'box-7'" in r.output and "e.g. 'Eingang_Süd'" in r.output and "is malformed" in r.output
+    assert r.output.index("Tür: 480x360 frame") < r.output.index("Counting line for Tür")
+    assert "lies entirely outside the 480x360 frame" in r.output
     box = tomllib.loads((tmp_path / "etc/edge-counter/box.toml").read_text())
     assert box["device_id"] == "box7" and box["cameras"][0]["source"] == rtsp_server.url
+    assert box["cameras"][0]["name"] == "Tür" and [ln["name"] for ln in box["cameras"][0]["lines"]] == ["entrance"]
     assert "no central database given: counts will be buffered" in r.output
+    assert "not registered in central (no --admin-dsn)" in r.output  # said plainly, also interactively
+    assert (tmp_path / "var/lib/edge-counter/snapshots/Tür.png").is_file()
 
 
 def test_line_outside_the_frame_skips_that_camera_only(tmp_path, rtsp_server):
@@ -114,43 +146,6 @@ def test_unreachable_camera_is_reported_and_the_others_provisioned(tmp_path, rts
     assert "camera door: 480x360" in r.output
     box = tomllib.loads((tmp_path / "etc/edge-counter/box.toml").read_text())
     assert {c["name"] for c in box["cameras"]} == {"door", "back"}  # back retried at run time
-
-
-class Rtsp401:
-    """A loopback RTSP peer that demands Digest credentials and refuses every user (a camera with a wrong password)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                buf = b""
-                while True:
-                    try:
-                        data = conn.recv(4096)
-                    except OSError:
-                        break
-                    if not data:
-                        break
-                    buf += data
-                    while b"\r\n\r\n" in buf:
-                        req, buf = buf.split(b"\r\n\r\n", 1)
-                        cseq = next((ln.split(b":")[1].strip() for ln in req.split(b"\r\n")
-                                     if ln.lower().startswith(b"cseq")), b"1")
-                        conn.sendall(
-                            b"RTSP/1.0 401 Unauthorized\r\nCSeq: "
-                            + cseq
-                            + b'\r\nWWW-Authenticate: Digest realm="cam", nonce="abc123"\r\n\r\n'
-                        )
 
 
 def test_wrong_credentials_are_named(tmp_path):
@@ -195,7 +190,7 @@ def test_model_with_wrong_checksum_is_refused(tmp_path, rtsp_server, model_path)
     r = provision(root, "--yes", "--model", usb, cameras=[f"door={rtsp_server.url}"])
     assert r.exit_code == 2 and "refusing it" in r.stderr and "sha256" in r.stderr
     assert not (root / "etc").exists()
-    assert list((root / "var/lib/edge-counter/models").iterdir()) == []
+    assert not (root / "var").exists()  # no model, not even its folder
 
 
 def test_model_from_url(tmp_path, rtsp_server, model_path):

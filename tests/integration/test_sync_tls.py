@@ -1,9 +1,9 @@
 """Delivery over TLS to a real PostgreSQL that accepts TLS connections only: `sslmode=verify-full` with the
-central CA delivers; a wrong CA, a wrong host name or TLS turned off are refused in one line, nothing lost."""
+central CA delivers; a wrong CA, a wrong host name or TLS turned off are refused in one line (no retries: waiting
+cannot fix them), nothing lost."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -15,27 +15,10 @@ import pytest
 from sync.central.roles import create_device_role
 from tests.support.pg import PgServer
 from tests.support.sync import buffer_event_ids, central_event_ids, fill, migrate_central
+from tests.support.tls import tls_only
 
 pytestmark = pytest.mark.pg
 PASSWORD = "tls-s3cret-pw"
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def make_ca(d: Path, name: str) -> None:
-    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-             "-subj", f"/CN={name}", "-addext", "basicConstraints=critical,CA:TRUE",
-             "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-keyout", f"{name}.key", "-out", f"{name}.crt", cwd=d)
-
-
-def make_server_cert(d: Path, ca: str) -> None:
-    (d / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
-             "-keyout", "server.key", "-out", "server.csr", cwd=d)
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-CAcreateserial",
-             "-days", "2", "-extfile", "san.ext", "-out", "server.crt", cwd=d)
 
 
 @pytest.fixture(scope="module")
@@ -43,24 +26,8 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory,
                pg_factory: Callable[[], PgServer]) -> Iterator[tuple[PgServer, Path]]:
     """A throwaway server whose pg_hba only admits TLS (hostssl), with a certificate for localhost/127.0.0.1."""
     srv = pg_factory()
-    data = Path(srv.dir) / "data"
     certs = tmp_path_factory.mktemp("certs")
-    make_ca(certs, "central-ca")
-    make_ca(certs, "other-ca")
-    make_server_cert(certs, "central-ca")
-    owner = data.stat()
-    for name in ("server.crt", "server.key"):
-        target = data / name
-        target.write_bytes((certs / name).read_bytes())
-        target.chmod(0o600)
-        os.chown(target, owner.st_uid, owner.st_gid)
-    (data / "pg_hba.conf").write_text("local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n")
-    sock = Path(srv.dir) / "sock"
-    with psycopg.connect(host=str(sock), port=srv.port, user="postgres", dbname="postgres", autocommit=True) as conn:
-        conn.execute("ALTER SYSTEM SET ssl = on")
-        conn.execute("ALTER SYSTEM SET password_encryption = 'scram-sha-256'")
-        conn.execute("SELECT pg_reload_conf()")
-        conn.execute("CREATE DATABASE central")
+    tls_only(srv, certs)
     yield srv, certs
 
 
@@ -90,8 +57,8 @@ def test_verify_full_delivers_over_tls_and_bad_tls_is_refused_in_one_line(tls_se
     for dsn, reason in refusals:
         out = sync_once(tmp_path, buffer, dsn)
         assert out.returncode == 2, out.stderr
-        last = out.stderr.strip().splitlines()[-1]
-        assert last.startswith("error: central database unreachable") and reason in last, last
+        last = out.stderr.strip().splitlines()[-1]  # refused for good: one line at once, no retries
+        assert last.startswith("error: central database refused the connection") and reason in last, last
         assert PASSWORD not in out.stderr + out.stdout
     assert central_event_ids(admin) == []
 

@@ -61,6 +61,21 @@ class PgServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def reconfigure(server: PgServer, hba: str, **settings: str) -> None:
+    """Replace the server's pg_hba.conf and ALTER SYSTEM `settings`, then reload. Done over the Unix socket, which
+    `hba` should keep trusted (`local all all trust`): e.g. to demand passwords or TLS on 127.0.0.1."""
+    (Path(server.dir) / "data" / "pg_hba.conf").write_text(hba)
+    with psycopg.connect(**socket_params(server), autocommit=True) as conn:
+        for name, value in settings.items():
+            conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+        conn.execute("SELECT pg_reload_conf()")
+
+
+def socket_params(server: PgServer, dbname: str = "postgres") -> dict[str, object]:
+    """Connection parameters of the superuser over the server's Unix socket."""
+    return {"host": str(Path(server.dir) / "sock"), "port": server.port, "user": "postgres", "dbname": dbname}
+
+
 @contextmanager
 def database(server: PgServer, name: str) -> Iterator[str]:
     """A fresh, empty database on `server` (a leftover of that name is dropped first), dropped afterwards."""

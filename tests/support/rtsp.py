@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import select
+import socket
 import subprocess
+import threading
 from pathlib import Path
 from signal import SIGTERM
 
@@ -48,3 +52,68 @@ class RtspServer:
                 self.proc.wait()
         if self.proc and self.proc.stdout:
             self.proc.stdout.close()
+
+
+class Rtsp401:
+    """A loopback RTSP peer that demands Digest credentials and refuses every user (a camera with a wrong password).
+    `close()` stops it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                buf = b""
+                while True:
+                    try:
+                        data = conn.recv(4096)
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    buf += data
+                    while b"\r\n\r\n" in buf:
+                        req, buf = buf.split(b"\r\n\r\n", 1)
+                        lines = req.decode(errors="replace").split("\r\n")
+                        headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+                        cseq = headers.get("cseq", "1").encode()
+                        conn.sendall(b"RTSP/1.0 " + self.answer(lines[0].split(" ")[0], headers) + b"\r\nCSeq: "
+                                     + cseq + b'\r\nWWW-Authenticate: Digest realm="cam", nonce="abc123"\r\n\r\n')
+
+    def answer(self, method: str, headers: dict[str, str]) -> bytes:
+        return b"401 Unauthorized"
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class DigestCamera(Rtsp401):
+    """A loopback RTSP peer that accepts one user and password (Digest, RFC 2617 without qop), then answers 404:
+    proof that the password reached the camera intact. `authorized` lists the User-Agents that got in."""
+
+    def __init__(self, user: str, password: str) -> None:
+        self.user, self.password = user, password
+        self.authorized: list[str] = []
+        super().__init__()
+
+    def answer(self, method: str, headers: dict[str, str]) -> bytes:
+        given = dict(re.findall(r'(\w+)="([^"]*)"', headers.get("authorization", "")))
+        if given.get("username") == self.user:
+            ha1 = _md5(f"{self.user}:cam:{self.password}")
+            if given.get("response") == _md5(f"{ha1}:abc123:{_md5(method + ':' + given.get('uri', ''))}"):
+                self.authorized.append(headers.get("user-agent", ""))
+                return b"404 Not Found"
+        return b"401 Unauthorized"
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()

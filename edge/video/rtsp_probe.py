@@ -1,4 +1,6 @@
-"""Ask an RTSP server why a stream will not open: refused, silent, 401 or 404 (OpenCV cannot tell)."""
+"""Ask an RTSP server why a stream will not open: refused, silent, not RTSP, 401 or 404 (OpenCV cannot tell).
+
+One diagnosis for `edge provision`'s camera check and `edge run`'s health records alike."""
 
 from __future__ import annotations
 
@@ -7,6 +9,10 @@ import re
 import socket
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
+
+
+class NotRtsp(Exception):
+    """The peer answered, but not in RTSP (another service on that port)."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,7 @@ def _request(sock: socket.socket, url: str, cseq: int, auth: str | None) -> tupl
     head = data.split(b"\r\n\r\n", 1)[0].decode(errors="replace").split("\r\n")
     m = re.match(r"RTSP/\d\.\d (\d{3})", head[0] if head else "")
     if not m:
-        raise ConnectionError("not an RTSP answer")
+        raise NotRtsp(head[0] if head else "")
     headers: dict[str, str] = {}
     for h in head[1:]:
         k, _, v = h.partition(":")
@@ -74,14 +80,14 @@ def probe(url: str, timeout: float = 3.0) -> Probe:
                                       unquote(parts.password or ""), bare)
                 if auth:
                     status, headers = _request(sock, bare, 2, auth)
+    except NotRtsp:  # not an OSError: no ordering of the clauses below can swallow it
+        return Probe(None, f"{where} does not speak RTSP: check the port and the URL scheme")
     except ConnectionRefusedError:
         return Probe(None, f"nothing listens on {where}: check the camera's address and RTSP port")
     except TimeoutError:
         return Probe(None, f"no answer from {where} within {timeout:g} s: check the camera is on and reachable")
-    except OSError as e:
+    except OSError as e:  # reset, unreachable network, unknown host
         return Probe(None, f"cannot reach {where} ({e.strerror or e}): check the address")
-    except ConnectionError:
-        return Probe(None, f"{where} does not speak RTSP: check the port and the URL scheme")
     if status == 401:
         what = "the user name or password in the URL" if parts.username is not None else "credentials"
         return Probe(401, f"the camera at {where} refused access (401 Unauthorized): check {what}")
