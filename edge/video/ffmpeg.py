@@ -56,6 +56,7 @@ class FfmpegOptions:
 
 
 _FFMPEG_OPTIONS = FfmpegOptions()
+PROBE_S = 1.0  # how long a failed open's diagnosis may wait for the camera's answer
 
 
 def open_stream(url: str, settings: CaptureSettings) -> cv2.VideoCapture:
@@ -76,7 +77,8 @@ def open_stream(url: str, settings: CaptureSettings) -> cv2.VideoCapture:
         )
     if not cap.isOpened():
         cap.release()
-        raise StreamDown(diagnose(url, settings.open_timeout_s))
+        # the open already waited its timeout: ask the camera why briefly, so a stopping box is not held up
+        raise StreamDown(diagnose(url, min(settings.open_timeout_s, PROBE_S)))
     return cap
 
 
