@@ -7,7 +7,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ import psycopg
 import pytest
 
 from sync.central.roles import create_device_role
+from tests.support import LoopbackPeer
 from tests.support.pg import PgServer, reconfigure, socket_params
 from tests.support.sync import buffer_event_ids, central_event_ids, fill, migrate_central
 
@@ -51,23 +51,13 @@ def sync(tmp_path: Path, dsn: str, *args: str, settings: str = SLOW_RETRIES,
                           capture_output=True, text=True, timeout=timeout)
 
 
-class NotPostgres:
+class NotPostgres(LoopbackPeer):
     """A loopback peer that answers like an SSH server: a DSN whose port is wrong."""
 
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
+    def talk(self, conn: socket.socket) -> None:
+        conn.recv(1024)
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
 
-    def serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.recv(1024)
-                conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
 
 
 @pytest.mark.parametrize("case", ["password", "database", "role", "not postgres"])

@@ -7,11 +7,10 @@ import re
 import select
 import socket
 import subprocess
-import threading
 from pathlib import Path
 from signal import SIGTERM
 
-from tests.support import TOOLS, require
+from tests.support import TOOLS, LoopbackPeer, require
 
 
 class RtspServer:
@@ -54,46 +53,30 @@ class RtspServer:
             self.proc.stdout.close()
 
 
-class Rtsp401:
+class Rtsp401(LoopbackPeer):
     """A loopback RTSP peer that demands Digest credentials and refuses every user (a camera with a wrong password).
     `close()` stops it."""
 
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self) -> None:
+    def talk(self, conn: socket.socket) -> None:
+        buf = b""
         while True:
             try:
-                conn, _ = self.sock.accept()
+                data = conn.recv(4096)
             except OSError:
-                return
-            with conn:
-                buf = b""
-                while True:
-                    try:
-                        data = conn.recv(4096)
-                    except OSError:
-                        break
-                    if not data:
-                        break
-                    buf += data
-                    while b"\r\n\r\n" in buf:
-                        req, buf = buf.split(b"\r\n\r\n", 1)
-                        lines = req.decode(errors="replace").split("\r\n")
-                        headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
-                        cseq = headers.get("cseq", "1").encode()
-                        conn.sendall(b"RTSP/1.0 " + self.answer(lines[0].split(" ")[0], headers) + b"\r\nCSeq: "
-                                     + cseq + b'\r\nWWW-Authenticate: Digest realm="cam", nonce="abc123"\r\n\r\n')
+                break
+            if not data:
+                break
+            buf += data
+            while b"\r\n\r\n" in buf:
+                req, buf = buf.split(b"\r\n\r\n", 1)
+                lines = req.decode(errors="replace").split("\r\n")
+                headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+                cseq = headers.get("cseq", "1").encode()
+                conn.sendall(b"RTSP/1.0 " + self.answer(lines[0].split(" ")[0], headers) + b"\r\nCSeq: "
+                             + cseq + b'\r\nWWW-Authenticate: Digest realm="cam", nonce="abc123"\r\n\r\n')
 
     def answer(self, method: str, headers: dict[str, str]) -> bytes:
         return b"401 Unauthorized"
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 class DigestCamera(Rtsp401):
