@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from edge.records import BoxHealth, CameraHealth, now_us
+from edge.records import BoxHealth, now_us
 from edge.store.buffer import Buffer
 from edge.store.outbox import Outbox
 from sync.central.alerts import raise_alerts
@@ -20,7 +20,7 @@ from sync.central.migrate import migrate
 from sync.central.partitions import maintain
 from tests.integration.test_central import assert_one_line_error, run
 from tests.support.pg import PgServer, database
-from tests.support.sync import box_dsn, drain
+from tests.support.sync import box_dsn, camera_health, drain
 
 pytestmark = pytest.mark.pg
 
@@ -36,22 +36,8 @@ def deliver(central: str, tmp_path: Path, device: str, cameras: dict[str, str], 
     with Buffer(buffer, synchronous="normal") as b:
         b.record_health(
             [
-                CameraHealth(
-                    ts_us=ts,
-                    device_id=device,
-                    camera=camera,
-                    status=status,
-                    fps_in=10.0,
-                    fps_processed=9.5 if status == "online" else 0.0,
-                    drop_rate=0.0,
-                    latency_p50_ms=40.0,
-                    latency_p95_ms=120.0,
-                    reconnects=0,
-                    last_frame_us=ts,
-                    width=640,
-                    height=480,
-                    error=None if status == "online" else "no frame",
-                )
+                camera_health(ts, camera, device, status, fps_processed=9.5 if status == "online" else 0.0,
+                              error=None if status == "online" else "no frame")
                 for camera, status in cameras.items()
             ],
             BoxHealth(

@@ -71,6 +71,16 @@ def crossing(device_id: str = "box1", camera: str = "door", ts_us: int | None = 
     )
 
 
+def camera_health(ts_us: int, camera: str = "cam0", device_id: str = "box1", status: str = "online",
+                  **fields: object) -> CameraHealth:
+    """A health record of a camera streaming well (`fields` override any of its figures)."""
+    values: dict[str, object] = dict(fps_in=10.0, fps_processed=9.5, drop_rate=0.0, latency_p50_ms=40.0,
+                                     latency_p95_ms=120.0, reconnects=0, last_frame_us=ts_us, width=640, height=480,
+                                     error=None)
+    values.update(fields)
+    return CameraHealth(ts_us=ts_us, device_id=device_id, camera=camera, status=status, **values)  # type: ignore[arg-type]
+
+
 def fill(buffer: Path, n: int, device_id: str = "box1", per_frame: int = 100, ts_us: int | None = None) -> None:
     """`n` crossings over two cameras and both directions, `per_frame` per transaction, plus a health record."""
     t0 = now_us() if ts_us is None else ts_us
@@ -83,26 +93,7 @@ def fill(buffer: Path, n: int, device_id: str = "box1", per_frame: int = 100, ts
                 ],
                 now_us(),
             )
-        b.record_health(
-            [
-                CameraHealth(
-                    ts_us=t0,
-                    device_id=device_id,
-                    camera="cam0",
-                    status="online",
-                    fps_in=10.0,
-                    fps_processed=9.5,
-                    drop_rate=0.05,
-                    latency_p50_ms=80.0,
-                    latency_p95_ms=120.0,
-                    reconnects=0,
-                    last_frame_us=t0,
-                    width=640,
-                    height=480,
-                    error=None,
-                )
-            ]
-        )
+        b.record_health([camera_health(t0, device_id=device_id, drop_rate=0.05, latency_p50_ms=80.0)])
 
 
 def buffer_event_ids(buffer: Path) -> list[str]:

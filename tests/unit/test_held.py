@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from edge.records import BoxHealth, CameraHealth, now_us
+from edge.records import BoxHealth, now_us
 from edge.store.buffer import Buffer
 from edge.store.held import HeldWrites
-from tests.support.sync import crossing, full
+from tests.support.sync import camera_health, crossing, full
 
 UNLIMITED = 1073741823
 
@@ -69,22 +69,7 @@ def test_at_most_limit_crossings_are_held_the_oldest_go_first(tmp_path):
             writer.record_frame([crossing(track_id=i)], now_us())
         assert [e.track_id for e in writer.held] == [3, 4, 5, 6, 7] and writer.dropped == 3
         buffer.conn.execute(f"PRAGMA max_page_count = {UNLIMITED}")
-        health = CameraHealth(
-            ts_us=now_us(),
-            device_id="box1",
-            camera="door",
-            status="online",
-            fps_in=10.0,
-            fps_processed=10.0,
-            drop_rate=0.0,
-            latency_p50_ms=1.0,
-            latency_p95_ms=2.0,
-            reconnects=0,
-            last_frame_us=now_us(),
-            width=640,
-            height=480,
-            error=None,
-        )
+        health = camera_health(now_us(), "door", fps_processed=10.0, latency_p50_ms=1.0, latency_p95_ms=2.0)
         writer.record_health(
             [health],
             BoxHealth(ts_us=now_us(), device_id="box1", cpu_percent=1.0, mem_mb=2.0, buffer_bytes=3, pending_rows=4),

@@ -8,6 +8,7 @@ from edge.cli import app
 from edge.records import CameraHealth, CrossingEvent, now_us, uuid7
 from edge.run.status import local_midnight_us
 from edge.store.buffer import Buffer
+from tests.support.sync import camera_health
 
 
 def write_config(tmp_path, db, cameras=("door", "yard")):
@@ -53,22 +54,7 @@ def test_status_table_and_json(tmp_path):
         )
         b.record_health(
             [
-                CameraHealth(
-                    ts_us=t,
-                    device_id="box1",
-                    camera="door",
-                    status="online",
-                    fps_in=10.0,
-                    fps_processed=9.9,
-                    drop_rate=0.0,
-                    latency_p50_ms=40.0,
-                    latency_p95_ms=60.0,
-                    reconnects=0,
-                    last_frame_us=t,
-                    width=480,
-                    height=360,
-                    error=None,
-                ),
+                camera_health(t, "door", fps_processed=9.9, latency_p95_ms=60.0, width=480, height=360),
                 CameraHealth(
                     ts_us=t - 10**9,
                     device_id="box1",
