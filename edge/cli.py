@@ -251,8 +251,8 @@ def quantize_model(
     out: Annotated[Optional[Path], typer.Option(help="folder to write it to (default: $CACHE_DIRECTORY/models, "
                                                      "else ~/.cache/edge-counter/models)")] = None,
 ) -> None:
-    """Make the int8 detector (`[model] precision = "int8"`): onnxruntime static quantisation calibrated on frames
-    of the development footage; refused unless its sha256 is the manifest's."""
+    """Make the int8 detector (precision = "int8" in the box config's model table): onnxruntime static
+    quantisation calibrated on frames of the development footage; refused unless its sha256 is the manifest's."""
     from edge.vision.calibration import make_int8
     from models.paths import data_dir
 
