@@ -2,9 +2,10 @@
 
 A batch is what is ready now: the due frames of cameras whose frames have the same network input size, in the
 order the cameras came, at most `max_batch` to a call. No camera ever waits for a batch to fill. Whether to
-batch at all depends on the machine (docs/benchmarks.md: on a 2-core x86 CPU, one call of N frames costs more
-per frame than N single-threaded calls two at once; a GPU is the other way round), so `edge run` times both at
-start-up on the box itself (edge.vision.detector.probe_batching) and `use_batches` decides.
+batch at all depends on the machine and its load (docs/benchmarks.md: on the 2-core x86 machine here one call
+of 4 frames took 0.77 of the time per frame of single calls two at once when idle, and 1.03-1.5 x when shared
+with other work), so `edge run` times both at start-up on the box itself (edge.vision.detector.probe_batching)
+and `use_batches` decides.
 """
 
 from __future__ import annotations

@@ -27,21 +27,10 @@ import onnxruntime
 from edge.config import DetectorSettings, Precision
 from edge.vision.detector import Detector, batched_detector, parallel_detector
 from models.paths import data_dir
+from tests.support import scenes
 
 VIDEOS = {"pets09-s2l1 480x360": "footage/pets09-s2l1/video.avi", "mot16-09 1280x720": "footage/mot16-09/video.mp4",
           "kitti-17 1224x370": "footage/kitti-17/video.mp4"}
-
-
-def frames_of(path: str, count: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(data_dir() / path))
-    out = []
-    while len(out) < count:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        out.append(frame)
-    cap.release()
-    return out
 
 
 def timed(work: Callable[..., object], *args: object) -> tuple[float, float]:
@@ -62,7 +51,7 @@ def precision(frames: int, rounds: int) -> None:
     print(f"precision: {frames} frames per round, {rounds} rounds in turns, one single-threaded call at a time")
     print(f"  {'video':<20}{'input':>9}{'fp32 CPU ms':>13}{'int8 CPU ms':>13}{'int8/fp32':>11}  (rounds)")
     for name, path in VIDEOS.items():
-        images = frames_of(path, frames)
+        images = scenes.frames(data_dir() / path, frames)
         h, w = fp32.input_size(images[0].shape[:2])
         for det in (fp32, int8):  # warm-up: sessions opened, first calls allocate
             det(images[0])
@@ -79,7 +68,7 @@ def batching(prec: Precision, sizes: list[int], threads: int, rounds: int) -> No
     settings = DetectorSettings(threads=threads, precision=prec)
     single, calls = parallel_detector(settings)
     batched = batched_detector(settings)
-    image = frames_of(VIDEOS["pets09-s2l1 480x360"], 1)[0]
+    image = scenes.frames(data_dir() / VIDEOS["pets09-s2l1 480x360"], 1)[0]
     h, w = single.input_size(image.shape[:2])
     print(f"batching, {prec}, input {h}x{w}: N single-threaded calls {calls} at once vs one call of N on "
           f"{threads} threads; ms per frame, median of {rounds} rounds in turns")

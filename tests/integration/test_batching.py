@@ -5,26 +5,18 @@ from __future__ import annotations
 
 import logging
 
-import cv2
 import numpy as np
 import pytest
 
 from edge.config import Batching, DetectorSettings
 from edge.run.loop import box_detector
 from edge.vision.detector import Detector
+from tests.support import scenes
 
 
 @pytest.fixture(scope="module")
 def frames(pets_video) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(pets_video))
-    out = []
-    for i in range(1, 401):
-        ok, f = cap.read()
-        assert ok
-        if i % 100 == 0:
-            out.append(f)
-    cap.release()
-    return out
+    return scenes.frames(pets_video, 400)[99::100]
 
 
 def test_one_batched_call_finds_what_single_calls_find(model_path, frames, tmp_path, monkeypatch):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import cv2
 import numpy as np
 import onnx
 import pytest
@@ -20,6 +19,7 @@ from edge.vision.detector import Detector
 from models.derive import derived_file
 from models.quantize import float_nodes, made_with, quantize, round_out
 from models.registry import ModelError, locate, sha256_of
+from tests.support.scenes import frames
 
 BASE, ANY_SIZE, INT8 = int8_target("yolox-nano")
 
@@ -42,15 +42,8 @@ def test_quantize_makes_the_manifests_file(int8_dir):
 
 @pytest.fixture(scope="module")
 def pets_frames(pets_video) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(pets_video))
-    frames = []
-    for i in range(1, 601):
-        ok, f = cap.read()
-        assert ok
-        if i in (1, 200, 600):
-            frames.append(f)
-    cap.release()
-    return frames
+    every = frames(pets_video, 600)
+    return [every[0], every[199], every[599]]
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -37,10 +37,10 @@ def test_probe_reports_the_median_round_per_frame():
 @pytest.mark.parametrize("setting, cameras, measured, expected", [
     (Batching.ON, 1, None, True),                    # forced: even one camera's frames go through the batch path
     (Batching.OFF, 8, probe(20.0, 5.0), False),      # forced off, however the probe came out
-    (Batching.AUTO, 4, probe(8.0, 11.0), False),     # parallel single calls faster (this CPU)
-    (Batching.AUTO, 4, probe(8.0, 5.0), True),       # one batched call faster (e.g. a GPU)
+    (Batching.AUTO, 4, probe(8.0, 11.0), False),     # single calls two at once faster (this CPU, shared)
+    (Batching.AUTO, 4, probe(8.0, 5.0), True),       # one batched call faster (this CPU, idle)
     (Batching.AUTO, 1, probe(8.0, 5.0), False),      # one camera: nothing to batch
-    (Batching.AUTO, 4, None, False),                 # no probe: stay with what is measured in docs/benchmarks.md
+    (Batching.AUTO, 4, None, False),                 # nothing measured: single frames, as before batches
 ])
 def test_batches_are_used_as_set_or_where_the_probe_found_them_faster(setting, cameras, measured, expected):
     assert use_batches(setting, cameras, measured) is expected
