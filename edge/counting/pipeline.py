@@ -9,7 +9,7 @@ from edge.config import CounterSettings, TrackerSettings
 from edge.counting.crossing import Crossing, LineCounter
 from edge.counting.line import Line
 from edge.records import CrossingEvent, uuid7
-from edge.vision.detections import Detections
+from edge.vision.detections import Detections, Tracks
 from edge.vision.tracker import ByteTracker
 
 
@@ -29,17 +29,24 @@ class CameraPipeline:
         self.counter = LineCounter(self.lines, self.counter_settings)
         # capture times of recent frames: a crossing is reported a few frames after the one it happened on
         self._times: OrderedDict[int, int] = OrderedDict()
+        self.tracks: Tracks | None = None  # the last frame's confirmed tracks (the web page draws them)
 
     def step(self, dets: Detections, frame: int, ts_us: int) -> list[CrossingEvent]:
         self._times[frame] = ts_us
         if len(self._times) > self.counter_settings.forget_frames:
             self._times.popitem(last=False)
-        crossings = self.counter.update(self.tracker.update(dets, frame), frame)
+        self.tracks = self.tracker.update(dets, frame)
+        crossings = self.counter.update(self.tracks, frame)
         return [self._event(c, ts_us) for c in crossings]
 
     def finish(self, ts_us: int) -> list[CrossingEvent]:
         """At the end of a finite source: the crossings the counter still holds, as events."""
         return [self._event(c, ts_us) for c in self.counter.flush()]
+
+    def replace_lines(self, lines: list[Line], ts_us: int) -> list[CrossingEvent]:
+        """Count against `lines` from the next frame on; the crossings this settles, as events (LineCounter)."""
+        self.lines = lines
+        return [self._event(c, ts_us) for c in self.counter.replace_lines(lines)]
 
     def _event(self, c: Crossing, now_ts_us: int) -> CrossingEvent:
         """The event, stamped with the capture time of the frame the crossing happened on."""
