@@ -169,6 +169,12 @@ class WebSettings(Settings):
     login_window_s: float = Field(300.0, gt=0)  # ... before the next ones are refused until the window passes
     session_hours: float = Field(12.0, gt=0)
 
+    @property
+    def url(self) -> str:
+        """The page's address as seen on the box."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
     @field_validator("password_hash")
     @classmethod
     def _scrypt(cls, v: str | None) -> str | None:

@@ -54,6 +54,8 @@ def provision_command(
     config_dir: Annotated[Path, typer.Option(help="where box.toml and secrets.toml go")] = Path("/etc/edge-counter"),
     root: Annotated[Path, typer.Option(help="write into this root (an image being prepared)")] = Path("/"),
     camera_timeout: Annotated[float, typer.Option(help="seconds to wait for each camera")] = 5.0,
+    web_password: Annotated[Optional[str], typer.Option(
+        help="admin password of the box's web page (only its hash is stored); default: keep the one set")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="no questions: take flags and defaults")] = False,
 ) -> None:
     """Set up this box: check cameras (snapshot with lines), write config, install model, register, self-test."""
@@ -71,9 +73,14 @@ def provision_command(
             if central_dsn is None:
                 central_dsn = typer.prompt("Central database DSN (empty: buffer only)", default="",
                                            show_default=False, hide_input=True) or None
+            if web_password is None:
+                web_password = typer.prompt("Web page password (empty: keep the one set)", default="",
+                                            show_default=False, hide_input=True,
+                                            confirmation_prompt="Repeat the web page password") or None
         req = Request(device_id=device_id or default_device_id(), cameras=cams,
                       lines=parse_camera_lines(line_specs, cams), central_dsn=central_dsn, admin_dsn=admin_dsn,
-                      model=model, config_dir=config_dir, root=root, camera_timeout_s=camera_timeout)
+                      model=model, config_dir=config_dir, root=root, camera_timeout_s=camera_timeout,
+                      web_password=web_password)
         if not yes and not typer.confirm(f"Provision {req.device_id} with {len(cams)} camera(s) under {root}?",
                                          default=True):
             raise typer.Exit(1)
@@ -83,5 +90,7 @@ def provision_command(
         typer.echo(text)
     if outcome.problems:
         typer.echo(f"\n{len(outcome.problems)} problem(s) to fix: see FAIL lines above, then re-run (it is safe)")
+        typer.echo(outcome.page)
         raise typer.Exit(1)
     typer.echo("\nall checks passed")
+    typer.echo(outcome.page)

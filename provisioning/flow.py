@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 
 import tomli_w
 
-from edge.config import BoxConfig, CameraConfig, LineConfig
+from edge.config import BoxConfig, CameraConfig, LineConfig, WebSettings
 from edge.counting.line import Line, check_lines, parse_line
 from edge.errors import EdgeError, UserError
 from edge.secrets import mask_url, strip_password
+from edge.web.auth import hash_password, verify_password
 from models.registry import DEFAULT_MODEL, spec
 from provisioning.files import check_writable, write_atomic
 from sync.connect import check_dsn
@@ -44,6 +45,7 @@ class Request:
     root: Path = Path("/")
     camera_timeout_s: float = 5.0
     enable_units: bool = True
+    web_password: str | None = None  # the web page's admin password (only its hash is written)
 
     def at_root(self, path: Path) -> Path:
         return self.root / path.relative_to("/") if path.is_absolute() else self.root / path
@@ -63,6 +65,7 @@ class Outcome:
 
     lines: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    page: str = ""  # where the web page is, as the installer reads it
 
     def ok(self, text: str) -> None:
         self.lines.append(f"  ok    {text}")
@@ -104,7 +107,8 @@ def parse_camera_lines(specs: list[str], cameras: dict[str, str]) -> dict[str, l
     return out
 
 
-def build_config(req: Request, exclude: frozenset[str] | set[str] = frozenset()) -> tuple[BoxConfig, dict]:
+def build_config(req: Request, exclude: frozenset[str] | set[str] = frozenset(),
+                 web_password_hash: str | None = None) -> tuple[BoxConfig, dict]:
     """The box config (passwords removed) and the secrets overlay holding them."""
     cameras, secret_cams = [], {}
     for name, url in req.cameras.items():
@@ -118,6 +122,8 @@ def build_config(req: Request, exclude: frozenset[str] | set[str] = frozenset())
     secrets: dict = {"cameras": secret_cams} if secret_cams else {}
     if req.central_dsn:
         secrets["sync"] = {"dsn": req.central_dsn}
+    if web_password_hash:
+        secrets["web"] = {"password_hash": web_password_hash}
     model_dir = DATA_DIR / "models" if req.model else None
     config = BoxConfig(
         device_id=req.device_id,
@@ -146,6 +152,27 @@ def _with_box_role(req: Request, out: Outcome) -> Request:
     return req if req.central_dsn else Request(**{**req.__dict__, "central_dsn": dsn})
 
 
+def page_address(web: WebSettings) -> str:
+    """The web page's address, and how to reach it from a laptop when it listens on loopback only."""
+    if not web.enabled:
+        return "web page: off ([web] enabled = false)"
+    if web.host in ("127.0.0.1", "::1", "localhost"):
+        return (f"web page: {web.url} on the box; from a laptop: ssh -L {web.port}:{web.host}:{web.port} "
+                f"root@BOX, then open http://localhost:{web.port}/ to draw the lines on the live picture")
+    return f"web page: {web.url}: open it to draw the lines on the live picture"
+
+
+def _web_password_hash(req: Request) -> str | None:
+    """The hash of the web page's password for the secrets file: the one already there while the password is
+    the same (or not given), so re-running rewrites nothing; never the password itself."""
+    secrets_file = req.at_root(req.secrets_path)
+    previous = tomllib.loads(secrets_file.read_text()).get("web", {}).get("password_hash") \
+        if secrets_file.is_file() else None
+    if req.web_password is None or (previous and verify_password(req.web_password, previous)):
+        return previous
+    return hash_password(req.web_password)
+
+
 def render(config: BoxConfig) -> bytes:
     data = config.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     data["device_id"] = config.device_id
@@ -166,6 +193,7 @@ def provision(req: Request, say: Callable[[str], None] = print) -> Outcome:
             check_dsn(dsn, flag)
     config_dir = req.at_root(req.config_dir)
     check_writable(config_dir)
+    web_hash = _web_password_hash(req)  # a password too short stops here
     model = spec(DEFAULT_MODEL)
     model_path = None
     if req.model:  # verified before anything else is written: a wrong file stops here
@@ -190,7 +218,7 @@ def provision(req: Request, say: Callable[[str], None] = print) -> Outcome:
         out.ok(f"camera {name}: {w}x{h} at {c.fps:g} fps, first frame in {c.seconds:.1f} s")
     if req.admin_dsn:
         req = _with_box_role(req, out)
-    config, secrets = build_config(req, exclude=skipped)
+    config, secrets = build_config(req, exclude=skipped, web_password_hash=web_hash)
 
     changed = write_atomic(req.at_root(req.config_path), render(config), 0o644)
     out.ok(f"config {req.config_path} {'written' if changed else 'unchanged'}")
@@ -259,4 +287,7 @@ def provision(req: Request, say: Callable[[str], None] = print) -> Outcome:
     out.ok("systemd units " + ", ".join(f"{u} {'written' if ch else 'unchanged'}" for u, ch in units.items()))
     if req.enable_units:
         out.ok(enable_units(req.root))
+    if web_hash is None:
+        out.warn("no web page password: re-run with --web-password to draw the lines on the live picture")
+    out.page = page_address(config.web)
     return out

@@ -27,11 +27,6 @@ class WebServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
-    @property
-    def address(self) -> str:
-        host = self.settings.host
-        return f"http://{f'[{host}]' if ':' in host else host}:{self.settings.port}/"
-
     def start(self) -> WebServer:
         """Serve in a thread; log and go on without the page when the address cannot be bound."""
         host, port = self.settings.host, self.settings.port
@@ -56,7 +51,7 @@ class WebServer:
         self._thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), name="web",
                                         daemon=True)
         self._thread.start()
-        log.info("web page served", extra={"address": self.address})
+        log.info("web page served", extra={"address": self.settings.url})
         return self
 
     def stop(self) -> None:
