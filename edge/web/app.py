@@ -21,13 +21,14 @@ from urllib.parse import parse_qs
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge.errors import EdgeError
 from edge.run.loop import Camera, Runner
@@ -55,17 +56,32 @@ def _refuse(status: int, reason: str) -> PlainTextResponse:
     return PlainTextResponse(reason.splitlines()[0] if reason else "refused", status_code=status)
 
 
-class _Guard(BaseHTTPMiddleware):
+class _Guard:
     """Security headers on every answer; one plain line for anything that went wrong, never a traceback."""
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_secured(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                MutableHeaders(scope=message).update(HEADERS)
+            await send(message)
+
         try:
-            response = await call_next(request)
+            await self.app(scope, receive, send_secured)
         except Exception as e:  # a bug of ours must not take edge run down, nor show its insides
-            log.exception("web request failed", extra={"path": request.url.path})
-            response = _refuse(500, f"internal error ({type(e).__name__}): see the edge run log")
-        response.headers.update(HEADERS)
-        return response
+            log.exception("web request failed", extra={"path": scope.get("path", "")})
+            if not started:
+                await _refuse(500, f"internal error ({type(e).__name__}): see the edge run log")(
+                    scope, receive, send_secured)
 
 
 class WebApp:
