@@ -33,6 +33,7 @@ test: setup-test lint
 bench: setup-test
 	$(PY) -m tests.bench.inference --video $(VIDEO)
 	$(PY) -m tests.bench.live --video $(VIDEO)
+	$(PY) -m tests.bench.web --video $(VIDEO)
 	$(PY) -m tests.bench.sync
 
 bench-central: setup-test

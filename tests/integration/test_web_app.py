@@ -270,3 +270,23 @@ def test_metrics_parse_and_can_be_turned_off(box):
     runner.config = runner.config.model_copy(update={"web": runner.config.web.model_copy(update={"metrics": False})})
     with client(config, runner) as c:
         assert c.get("/metrics").status_code == 404
+
+
+def test_an_error_of_ours_is_one_line_and_the_page_goes_on(box, monkeypatch):
+    config, runner, _ = box
+    app = WebApp(runner, config)
+    calls = []
+
+    def broken() -> dict:
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyError("a bug")
+        return {"cameras": []}
+
+    monkeypatch.setattr(app.state, "snapshot", broken)
+    with TestClient(app.app(), base_url="http://127.0.0.1:8080") as c:
+        login(c)
+        r = c.get("/api/state")
+        one_line(r, 500, "internal error (KeyError): see the edge run log")
+        assert r.headers["x-frame-options"] == "DENY"
+        assert c.get("/api/state").json() == {"cameras": []}

@@ -110,6 +110,11 @@ def test_an_installer_draws_a_line_on_the_live_picture_and_people_are_counted_on
         page.mouse.up()
         row.locator("input.name").fill("web1")
         shown = row.locator(".coords").inner_text()  # the camera's pixels, not the screen's
+        row.locator("button.flip").click()  # A and B swap (in and out change places) ...
+        a_part, b_part = shown.split(" → ")
+        assert row.locator(".coords").inner_text() == f"A {b_part[2:]} → B {a_part[2:]}"
+        row.locator("button.flip").click()  # ... and back
+        assert row.locator(".coords").inner_text() == shown
         ax, ay, bx, by = map(int, re.findall(r"-?\d+", shown))
         assert max(abs(ax - A[0]), abs(ay - A[1]), abs(bx - B[0]), abs(by - B[1])) <= 2, shown
 
