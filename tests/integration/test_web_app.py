@@ -21,6 +21,8 @@ from edge.run.loop import LiveView, Runner
 from edge.video.source import Frame
 from edge.web.app import WebApp
 from edge.web.auth import hash_password
+from edge.web.lines import save_lines
+from provisioning.flow import Request, build_config, render
 
 PASSWORD = "correct horse battery"
 CAMERA_PASSWORD = "s3cret-cam-pw"
@@ -290,3 +292,19 @@ def test_an_error_of_ours_is_one_line_and_the_page_goes_on(box, monkeypatch):
         one_line(r, 500, "internal error (KeyError): see the edge run log")
         assert r.headers["x-frame-options"] == "DENY"
         assert c.get("/api/state").json() == {"cameras": []}
+
+
+def test_lines_saved_into_a_config_written_by_edge_provision(tmp_path):
+    """edge provision writes lines as [[cameras.lines]] tables: saving one camera's lines leaves the other's."""
+    req = Request(device_id="box1", cameras={"door": "rtsp://127.0.0.1/a", "yard": "rtsp://127.0.0.1/b"},
+                  lines={"door": [Line("entrance", 0, 150, 480, 150), Line("exit", 0, 10, 480, 10)],
+                         "yard": [Line("gate", 1, 2, 300, 4)]})
+    path = tmp_path / "box.toml"
+    path.write_bytes(render(build_config(req)[0]))
+    assert "[[cameras.lines]]" in path.read_text()
+    lines = save_lines(path, "door", [{"name": "web1", "a": [10, 20], "b": [30, 40]}], (480, 360))
+    assert lines == [Line("web1", 10, 20, 30, 40)]
+    config = load_config(path)
+    assert [[ln.to_line() for ln in c.lines] for c in config.cameras] == [[Line("web1", 10, 20, 30, 40)],
+                                                                         [Line("gate", 1, 2, 300, 4)]]
+    assert path.read_text().startswith("# edge-counter box config, written by `edge provision`")
