@@ -49,7 +49,7 @@ def box(tmp_path, rtsp_server):
     source = rtsp_server.url.replace("rtsp://", f"rtsp://admin:{CAMERA_PASSWORD}@")  # the server takes any
     port = free_port()
     config = write_box(tmp_path, source, port, hash_password(PASSWORD),
-                       lines='{ name = "h300", a = [0, 300], b = [480, 300] }')
+                       lines='{ name = "h300", a = [0, 300], b = [200, 300] }')
     run = EdgeRun(config, tmp_path / "edge-run.log", port).wait_ready()
     yield config, run, tmp_path / "buffer.sqlite"
     code = run.stop()
@@ -127,7 +127,7 @@ def test_an_installer_draws_a_line_on_the_live_picture_and_people_are_counted_on
         text = config.read_text()
         assert "# the test shop's box" in text and "# over the front door" in text and "port = " in text
         lines = tomllib.loads(text)["cameras"][0]["lines"]
-        assert lines == [{"name": "h300", "a": [0, 300], "b": [480, 300]},
+        assert lines == [{"name": "h300", "a": [0, 300], "b": [200, 300]},
                          {"name": "web1", "a": [ax, ay], "b": [bx, by]}]
 
         # a PETS person walks over it: counted on web1 from then on, shown on the page in test mode
