@@ -166,8 +166,12 @@ def _web_password_hash(req: Request) -> str | None:
     """The hash of the web page's password for the secrets file: the one already there while the password is
     the same (or not given), so re-running rewrites nothing; never the password itself."""
     secrets_file = req.at_root(req.secrets_path)
-    previous = tomllib.loads(secrets_file.read_text()).get("web", {}).get("password_hash") \
-        if secrets_file.is_file() else None
+    try:
+        previous = tomllib.loads(secrets_file.read_text()).get("web", {}).get("password_hash") \
+            if secrets_file.is_file() else None
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise UserError(f"cannot read the secrets file {req.secrets_path}: {e}: fix or remove it, "
+                        "then re-run") from None
     if req.web_password is None or (previous and verify_password(req.web_password, previous)):
         return previous
     return hash_password(req.web_password)

@@ -91,6 +91,17 @@ def test_full_provisioning_then_rerun_is_a_no_op(tmp_path, rtsp_server, model_pa
     assert verify_password("another horse", hashed) and not verify_password("correct horse", hashed)
 
 
+def test_an_unreadable_secrets_file_is_one_line_and_nothing_is_written(tmp_path, rtsp_server):
+    secrets = tmp_path / "etc/edge-counter/secrets.toml"
+    secrets.parent.mkdir(parents=True)
+    secrets.write_text("[web\npassword_hash = ")
+    r = provision(tmp_path, "--yes", "--web-password", "long enough", cameras=[f"door={rtsp_server.url}"])
+    assert r.exit_code == 2
+    assert r.output.startswith("error: cannot read the secrets file /etc/edge-counter/secrets.toml: ")
+    assert r.output.strip().endswith("fix or remove it, then re-run")
+    assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "etc/edge-counter/box.toml").exists()
+
+
 def test_a_short_web_password_is_refused_before_anything_is_written(tmp_path, rtsp_server):
     r = provision(tmp_path, "--yes", "--web-password", "short", cameras=[f"door={rtsp_server.url}"])
     assert r.exit_code == 2
