@@ -31,8 +31,9 @@ from edge.config import BoxConfig
 from edge.counting.line import Line, check_lines
 from edge.counting.pipeline import CameraPipeline
 from edge.errors import Fatal, UserError
-from edge.records import BoxHealth, CameraStatus, CrossingEvent, LineVersion, now_us
+from edge.records import BoxHealth, CameraStatus, CrossingEvent, now_us
 from edge.run.health import HealthWindow
+from edge.run.line_history import LineHistory
 from edge.run.malloc import trim
 from edge.run.metrics import BoxMetrics
 from edge.store.buffer import Buffer
@@ -107,8 +108,8 @@ class Runner:
         self.writer = HeldWrites(self.buffer)
         self.metrics = BoxMetrics(self)
         self._line_changes: queue.SimpleQueue[tuple[Camera, list[Line], Future[int]]] = queue.SimpleQueue()
-        self._versions = self.buffer.line_versions()
-        self._version_lines(now_us(), {c.name: c.pipeline.lines for c in self.cameras}, everywhere=True)
+        self.line_history = LineHistory(self.buffer, config.device_id)  # what changed since the last run
+        self.line_history.record(now_us(), {c.name: c.pipeline.lines for c in self.cameras}, everywhere=True)
 
     def stop(self, *_: object) -> None:
         self.stopping.set()
@@ -225,36 +226,13 @@ class Runner:
             cam, lines, done = self._line_changes.get()
             ts = cam.last_ts_us + 1 if cam.last_ts_us else now_us()
             self._record(cam, cam.pipeline.replace_lines(lines, ts))
-            self._version_lines(ts, {cam.name: lines})
+            self.line_history.record(ts, {cam.name: lines})
             log.info("lines changed", extra={"camera": cam.name, "lines": ",".join(ln.name for ln in lines)})
             done.set_result(ts)
 
     def _refuse_line_changes(self) -> None:
         while not self._line_changes.empty():
             self._line_changes.get()[2].set_exception(UserError("edge run is stopping: lines not applied"))
-
-    def _version_lines(self, ts_us: int, cameras: dict[str, list[Line]], everywhere: bool = False) -> None:
-        """Store a version of each line of `cameras` that is new or moved, and of each that is gone (of those
-        cameras, or `everywhere`: of any camera no longer counted), against the last versions stored."""
-        new: list[LineVersion] = []
-        for camera, lines in cameras.items():
-            for ln in lines:
-                v = LineVersion(ts_us=ts_us, device_id=self.config.device_id, camera=camera, line=ln.name,
-                                x1=ln.x1, y1=ln.y1, x2=ln.x2, y2=ln.y2, active=True)
-                last = self._versions.get((camera, ln.name))
-                if last is None or replace(last, ts_us=ts_us) != v:
-                    new.append(v)
-        current = {(camera, ln.name) for camera, lines in cameras.items() for ln in lines}
-        new += [replace(v, ts_us=ts_us, active=False) for key, v in self._versions.items()
-                if v.active and key not in current and (everywhere or key[0] in cameras)]
-        if not new:
-            return
-        try:
-            self.buffer.record_line_versions(new)
-        except sqlite3.Error as e:  # stored at the next start instead, against the versions stored by then
-            log.error("line versions not stored", extra={"error": str(e), "lines": len(new)})
-            return
-        self._versions.update({(v.camera, v.line): v for v in new})
 
     def _check_lines(self, cam: Camera, frame: Frame) -> None:
         """On the first frame and whenever the camera comes back at another resolution."""
