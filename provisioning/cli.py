@@ -55,6 +55,7 @@ def provision_command(
     root: Annotated[Path, typer.Option(help="write into this root (an image being prepared)")] = Path("/"),
     camera_timeout: Annotated[float, typer.Option(help="seconds to wait for each camera")] = 5.0,
     web_password: Annotated[Optional[str], typer.Option(
+        envvar="EDGE_WEB_PASSWORD", show_envvar=True,  # the environment keeps it out of the process list
         help="admin password of the box's web page (only its hash is stored); default: keep the one set")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="no questions: take flags and defaults")] = False,
 ) -> None:

@@ -21,8 +21,8 @@ from tests.support import free_port
 LINE = "door:entrance:0,150,480,150"
 
 
-def edge(*args: object, input: str | None = None):
-    return CliRunner().invoke(app, [str(a) for a in args], input=input)
+def edge(*args: object, input: str | None = None, env: dict[str, str] | None = None):
+    return CliRunner().invoke(app, [str(a) for a in args], input=input, env=env)
 
 
 def provision(root: Path, *extra: object, cameras: list[str], lines: tuple[str, ...] = (LINE,), input=None):
@@ -83,7 +83,8 @@ def test_full_provisioning_then_rerun_is_a_no_op(tmp_path, rtsp_server, model_pa
     assert again.exit_code == 0, again.output
     assert "config /etc/edge-counter/box.toml unchanged" in again.output and "already installed" in again.output
     assert {p: p.stat().st_mtime_ns for p in written} == written  # the password's hash was kept, too
-    same = provision(tmp_path, "--yes", "--web-password", "correct horse", cameras=[f"door={url}"])
+    same = edge("provision", "--root", tmp_path, "--device-id", "box1", "--yes", "--camera", f"door={url}",
+                "--line", LINE, env={"EDGE_WEB_PASSWORD": "correct horse"})  # from the environment
     assert same.exit_code == 0 and "secrets /etc/edge-counter/secrets.toml (mode 0600) unchanged" in same.output
     changed = provision(tmp_path, "--yes", "--web-password", "another horse", cameras=[f"door={url}"])
     assert changed.exit_code == 0 and "secrets /etc/edge-counter/secrets.toml (mode 0600) written" in changed.output
