@@ -240,7 +240,7 @@ def run(config: ConfigOpt = BOX_CONFIG) -> None:
     from edge.run.loop import run as run_box
 
     with one_line_errors():
-        run_box(load_config(config))
+        run_box(load_config(config), config)
 
 
 @models_app.command("quantize")

@@ -12,6 +12,7 @@ Minimal file::
 
 from __future__ import annotations
 
+import re
 import socket
 import tomllib
 from enum import StrEnum
@@ -25,6 +26,7 @@ from edge.errors import UserError
 from edge.names import check_name, device_id_problem, slug
 
 BOX_CONFIG = Path("/etc/edge-counter/box.toml")  # where `edge provision` writes it and every command reads it
+_PASSWORD_HASH = re.compile(r"^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$")  # edge/web/auth.py
 
 
 class Settings(BaseModel):
@@ -232,6 +234,36 @@ class SyncSettings(Settings):
     parallel: int = Field(2, ge=1, le=8)           # central connections streaming the events backlog
 
 
+class WebSettings(Settings):
+    """The box's web page, served by `edge run`: the cameras, their lines drawn on the live picture; /metrics.
+
+    Loopback by default: installers reach it through an SSH tunnel unless `host` opens it to the network.
+    The admin password's hash belongs in the secrets file ([web] password_hash, set by `edge provision`).
+    """
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    metrics: bool = True                # /metrics (Prometheus text format, no password, no secrets)
+    password_hash: str | None = None    # scrypt hash (edge/web/auth.py); no hash: nobody can log in
+    login_failures: int = Field(5, ge=1)       # failed logins allowed per `login_window_s` ...
+    login_window_s: float = Field(300.0, gt=0)  # ... before the next ones are refused until the window passes
+    session_hours: float = Field(12.0, gt=0)
+
+    @property
+    def url(self) -> str:
+        """The page's address as seen on the box."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    @field_validator("password_hash")
+    @classmethod
+    def _scrypt(cls, v: str | None) -> str | None:
+        if v is not None and not _PASSWORD_HASH.match(v):
+            raise ValueError("is not a password hash: set the web page password with `edge provision --web-password`")
+        return v
+
+
 class BoxConfig(Settings):
     device_id: str = Field(default_factory=default_device_id)
     secrets_file: Path | None = None  # TOML overlay (mode 0600) with passwords: camera sources, DSNs
@@ -243,6 +275,7 @@ class BoxConfig(Settings):
     buffer: BufferSettings = BufferSettings()
     health: HealthSettings = HealthSettings()
     sync: SyncSettings = SyncSettings()
+    web: WebSettings = WebSettings()
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("device_id")
@@ -314,10 +347,12 @@ def parse_config(text: str, origin: str = "config", secrets_text: str | None = N
         raise UserError(f"{origin}: {validation_message(e)}") from None
 
 
-def load_config(path: Path, root: Path = Path("/"), secrets: bool = True) -> BoxConfig:
+def load_config(path: Path, root: Path = Path("/"), secrets: bool = True, text: str | None = None) -> BoxConfig:
     """Read and validate the box config, with its secrets file (if it names one, read under `root`) overlaid.
-    Without `secrets` the passwords stay unread (`edge status` needs none, and may run as a user who may not)."""
-    text = _read(path, "config")
+    Without `secrets` the passwords stay unread (`edge status` needs none, and may run as a user who may not).
+    With `text`: validate that as the new content of the file at `path` (the web page's line editor, before it
+    writes it)."""
+    text = _read(path, "config") if text is None else text
     secrets_path = _toml(text, str(path)).get("secrets_file")
     overlay = None
     if secrets and isinstance(secrets_path, str):

@@ -82,3 +82,19 @@ class BoxHealth:
     mem_mb: float
     buffer_bytes: int
     pending_rows: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineVersion:
+    """A counting line's geometry from `ts_us` on (UTC microseconds), until its next version; `active` False:
+    removed at `ts_us` (the geometry is the one it had)."""
+
+    ts_us: int
+    device_id: str
+    camera: str
+    line: str
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    active: bool

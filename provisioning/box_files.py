@@ -47,6 +47,11 @@ class Installed:
         return secret or (cam or {}).get("source")
 
     @property
+    def web_password_hash(self) -> str | None:
+        value = self.secrets.get("web", {}).get("password_hash")
+        return value if isinstance(value, str) else None
+
+    @property
     def camera_names(self) -> list[str]:
         return [str(c.get("name")) for c in self.box.get("cameras", [])]
 
@@ -79,6 +84,7 @@ class Change:
     model_dir: Path | None = None
     secrets_path: Path = Path("/etc/edge-counter/secrets.toml")
     buffer_path: Path = Path("/var/lib/edge-counter/buffer.sqlite")
+    web_password_hash: str | None = None  # None: keep the installed one
 
 
 def merge(installed: Installed, change: Change) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -113,6 +119,8 @@ def merge(installed: Installed, change: Change) -> tuple[dict[str, Any], dict[st
     if change.dsn:
         secrets.setdefault("sync", {})["dsn"] = change.dsn
         box.get("sync", {}).pop("dsn", None)  # a password does not belong in the file everyone reads
+    if change.web_password_hash:
+        secrets.setdefault("web", {})["password_hash"] = change.web_password_hash
     if change.model_dir:
         box.setdefault("model", {})["model_dir"] = str(change.model_dir)
     box.setdefault("buffer", {}).setdefault("path", str(change.buffer_path))

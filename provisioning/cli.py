@@ -15,6 +15,7 @@ from edge.config import default_device_id
 from edge.counting.line import Line, parse_line
 from edge.errors import UserError
 from edge.names import check_device_id, check_name
+from edge.web.auth import MIN_PASSWORD
 from provisioning.box_files import Installed, read_installed
 from provisioning.central import CA_FILE, storable_dsn
 from provisioning.request import Request, parse_camera_lines, parse_cameras
@@ -95,6 +96,11 @@ def _interview(req: Request, installed: Installed, timeout_s: float) -> None:
                                    hide=True)
         if req.admin_dsn is None:
             typer.echo("  without an admin DSN the box is not registered in central (its cameras and lines unknown)")
+    if req.web_password is None:
+        keep = "keep the one set" if installed.web_password_hash else "none: nobody can log in"
+        req.web_password = typer.prompt(f"Web page password, {MIN_PASSWORD} characters or more (empty: {keep})",
+                                        default="", show_default=False, hide_input=True,
+                                        confirmation_prompt="Repeat the web page password") or None
 
 
 def provision_command(
@@ -116,6 +122,9 @@ def provision_command(
         help="where edge-counter is installed on the box (the units run PREFIX/bin/edge; default: this installation, "
              "or /opt/edge-counter with --root)")] = None,
     camera_timeout: Annotated[float, typer.Option(help="seconds to wait for each camera")] = 5.0,
+    web_password: Annotated[Optional[str], typer.Option(
+        envvar="EDGE_WEB_PASSWORD", show_envvar=True,  # the environment keeps it out of the process list
+        help="admin password of the box's web page (only its hash is stored); default: keep the one set")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="no questions: flags, installed values, defaults")] = False,
 ) -> None:
     """Set up this box: check cameras (snapshot with lines), write config, install model, register, self-test."""
@@ -130,7 +139,7 @@ def provision_command(
                           remove=[check_name("camera", n) for n in remove_camera or []],
                           central_dsn=central_dsn or None, admin_dsn=admin_dsn or None, central_ca=central_ca,
                           insecure=insecure, model=model or None, config_dir=config_dir, root=root.absolute(),
-                          prefix=prefix, camera_timeout_s=camera_timeout)
+                          prefix=prefix, camera_timeout_s=camera_timeout, web_password=web_password or None)
             if not yes:
                 _interview(req, read_installed(req.root, req.config_path, req.secrets_path), camera_timeout)
                 if not typer.confirm(f"Provision {req.device_id} under {req.root}?", default=True):
@@ -143,5 +152,7 @@ def provision_command(
         typer.echo(text)
     if outcome.problems:
         typer.echo(f"\n{len(outcome.problems)} problem(s) to fix: see FAIL lines above, then re-run (it is safe)")
+        typer.echo(outcome.page)
         raise typer.Exit(1)
     typer.echo("\nall checks passed")
+    typer.echo(outcome.page)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from edge import files
 from edge.errors import UserError
 
 
@@ -22,16 +23,19 @@ class Owner:
 
 
 class Access(StrEnum):
-    """Who may read a file: everyone (config, units, model), the service (secrets: root:edge-counter 0640), or the
-    service only (snapshots and what edge run writes: edge-counter 0640 in a 0750 folder)."""
+    """Who may read a file: everyone (units, model), the service (secrets: root:edge-counter 0640), or the service
+    only (snapshots and what edge run writes: edge-counter 0640 in a 0750 folder). box.toml is EDITABLE: everyone
+    reads it and the service may replace it (the web page's line editor), edge-counter 0644 in a root:edge-counter
+    1775 folder, whose sticky bit keeps the service from replacing any file there that is not its own."""
 
     PUBLIC = "public"
     SECRET = "secret"
     PRIVATE = "private"
+    EDITABLE = "editable"
 
     @property
     def mode(self) -> int:
-        return 0o644 if self is Access.PUBLIC else 0o640
+        return 0o644 if self in (Access.PUBLIC, Access.EDITABLE) else 0o640
 
     def ids(self, service: Owner | None) -> tuple[int, int] | None:
         if service is None or self is Access.PUBLIC:
@@ -40,32 +44,8 @@ class Access(StrEnum):
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644, ids: tuple[int, int] | None = None) -> bool:
-    """Replace `path` with `data` in one rename; False (and nothing touched) when it already holds exactly that."""
-    try:
-        if path.is_file() and path.read_bytes() == data and _same(path, mode, ids):
-            return False
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                os.fchmod(f.fileno(), mode)
-                if ids:
-                    os.fchown(f.fileno(), *ids)
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError as e:
-        raise UserError(f"cannot write {path}: {e.strerror or e}: choose a writable --config-dir / --root") from None
-    return True
-
-
-def _same(path: Path, mode: int, ids: tuple[int, int] | None) -> bool:
-    st = path.stat()
-    return (st.st_mode & 0o777) == mode and (ids is None or (st.st_uid, st.st_gid) == ids)
+    """edge.files.write_atomic, with the fix an installer can make."""
+    return files.write_atomic(path, data, mode, ids, fix="choose a writable --config-dir / --root")
 
 
 def check_writable(directory: Path) -> None:
@@ -99,11 +79,14 @@ class Staging:
 
     files: list[_File] = field(default_factory=list)
     private_dirs: set[Path] = field(default_factory=set)
+    shared_dirs: set[Path] = field(default_factory=set)  # hold an EDITABLE file
 
     def add(self, path: Path, data: bytes, access: Access = Access.PUBLIC) -> None:
         self.files = [f for f in self.files if f.path != path] + [_File(path, data, access)]
         if access is Access.PRIVATE:
             self.private_dirs.add(path.parent)
+        if access is Access.EDITABLE:
+            self.shared_dirs.add(path.parent)
 
     def add_temp(self, path: Path, temp: Path, access: Access = Access.PUBLIC, created: tuple[Path, ...] = ()) -> None:
         """`temp`, already written beside `path` (in folders `created` for it), replaces it at commit (a download
@@ -125,13 +108,19 @@ class Staging:
         self.files = []
 
     def commit(self, service: Owner | None) -> dict[Path, bool]:
-        """Put every file in place; {path: changed}. Private folders become 0750 and the service's."""
+        """Put every file in place; {path: changed}. Private folders become 0750 and the service's; folders of an
+        editable file root:edge-counter 1775 (without a service user they stay as they are)."""
         changed = {}
         for directory in sorted(self.private_dirs):
             directory.mkdir(parents=True, exist_ok=True)
             directory.chmod(0o750)
             if service:
                 os.chown(directory, service.uid, service.gid)
+        for directory in sorted(self.shared_dirs):
+            directory.mkdir(parents=True, exist_ok=True)
+            if service:
+                os.chown(directory, 0, service.gid)
+                directory.chmod(0o1775)
         for f in self.files:
             ids = f.access.ids(service)
             if f.temp is None:

@@ -19,10 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edge.config import default_device_id
+from edge.config import WebSettings, default_device_id
 from edge.counting.line import Line
 from edge.errors import EdgeError, UserError
 from edge.names import check_device_id
+from edge.web.auth import hash_password, verify_password
 from models.registry import DEFAULT_MODEL, ModelError, ModelSpec, spec
 from provisioning.box_files import Change, Installed, merge, read_installed, render_box, render_secrets, validated
 from provisioning.central import CA_FILE, box_role, check_link, for_this_machine, register_box, storable_dsn
@@ -116,6 +117,7 @@ def provision(req: Request, say: Callable[[str], None] = print) -> Outcome:
     sources, lines = _cameras(req, installed)
     buffer_path = Path(installed.box.get("buffer", {}).get("path") or DATA_DIR / "buffer.sqlite")
     _check_targets(req, buffer_path.parent)
+    web_hash = _web_password_hash(req.web_password, installed)  # a password too short stops here
 
     # 2. stage
     staging = Staging()
@@ -136,10 +138,11 @@ def provision(req: Request, say: Callable[[str], None] = print) -> Outcome:
         else:
             dsn = central_dsn or installed.dsn
         change = Change(device_id, {n: u for n, u in sources.items()}, {n: lines[n] for n in req.lines},
-                        set(req.remove), keep, dsn, model_dir, req.secrets_path, DATA_DIR / "buffer.sqlite")
+                        set(req.remove), keep, dsn, model_dir, req.secrets_path, DATA_DIR / "buffer.sqlite",
+                        web_hash)
         box, secrets = merge(installed, change)
         config = validated(box, secrets, req.config_path)
-        staging.add(req.at_root(req.config_path), render_box(box))
+        staging.add(req.at_root(req.config_path), render_box(box), Access.EDITABLE)
         if secrets:
             staging.add(req.at_root(req.secrets_path), render_secrets(secrets), Access.SECRET)
         if req.central_ca and ca_on_box:
@@ -175,7 +178,29 @@ def provision(req: Request, say: Callable[[str], None] = print) -> Outcome:
     if req.enable_units:
         done, what = enable_units(req.root)
         (out.ok if done else out.warn)(what)
+    if config.web.password_hash is None:
+        out.warn("no web page password: re-run with --web-password to draw the lines on the live picture")
+    out.page = page_address(config.web)
     return out
+
+
+def _web_password_hash(password: str | None, installed: Installed) -> str | None:
+    """The hash of the web page's password for the secrets file: None (keep the installed one, so re-running
+    rewrites nothing) when no password is given or it is the same; never the password itself."""
+    previous = installed.web_password_hash
+    if password is None or (previous and verify_password(password, previous)):
+        return None
+    return hash_password(password)
+
+
+def page_address(web: WebSettings) -> str:
+    """The web page's address, and how to reach it from a laptop when it listens on loopback only."""
+    if not web.enabled:
+        return "web page: off ([web] enabled = false)"
+    if web.host in ("127.0.0.1", "::1", "localhost"):
+        return (f"web page: {web.url} on the box; from a laptop: ssh -L {web.port}:{web.host}:{web.port} "
+                f"root@BOX, then open http://localhost:{web.port}/ to draw the lines on the live picture")
+    return f"web page: {web.url}: open it to draw the lines on the live picture"
 
 
 def _model(req: Request, model: ModelSpec, staging: Staging, out: Outcome) -> tuple[Path | None, Path | None]:

@@ -10,6 +10,7 @@ class Outcome:
     device_id: str = ""
     lines: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    page: str = ""  # where the web page is, as the installer reads it
 
     def ok(self, text: str) -> None:
         self.lines.append(f"  ok    {text}")

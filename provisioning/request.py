@@ -38,6 +38,7 @@ class Request:
     prefix: Path | None = None  # where edge-counter is installed on the box (bin/edge)
     camera_timeout_s: float = 5.0
     enable_units: bool = True
+    web_password: str | None = None  # the web page's admin password (only its hash is written); None: keep
     checked: dict[str, CameraCheck] = field(default_factory=dict)  # cameras the prompts already checked
 
     def at_root(self, path: Path) -> Path:

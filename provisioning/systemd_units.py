@@ -54,7 +54,8 @@ def unit_files(binary: Path, config: Path) -> dict[Path, bytes]:
     files = {}
     for unit in UNITS:
         text = resources.files("provisioning").joinpath("systemd", unit).read_text()
-        files[UNIT_DIR / unit] = text.replace("{edge}", str(binary)).replace("{config}", str(config)).encode()
+        text = text.replace("{edge}", str(binary)).replace("{config}", str(config))
+        files[UNIT_DIR / unit] = text.replace("{config_dir}", str(config.parent)).encode()
     return files
 
 

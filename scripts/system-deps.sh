@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages edge-counter needs, only those missing.
 #   scripts/system-deps.sh runtime   # python venv + ffmpeg libs for the demo
-#   scripts/system-deps.sh test      # + GStreamer RTSP server, PostgreSQL 15, PgBouncer, systemd (for
-#                                    #   systemd-analyze security, systemd-sysusers and systemctl --root on
-#                                    #   unit files: nothing needs systemd running)
+#   scripts/system-deps.sh test      # + GStreamer RTSP server, PostgreSQL 15, PgBouncer, Chromium (web page
+#                                    #   tests), systemd (for systemd-analyze security, systemd-sysusers and
+#                                    #   systemctl --root on unit files: nothing needs systemd running)
 set -euo pipefail
 want=(python3-venv python3-dev)
 if [ "${1:-runtime}" = "test" ]; then
   want+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
          gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav ffmpeg
-         postgresql-15 postgresql-client-15 pgbouncer openssl systemd)
+         postgresql-15 postgresql-client-15 pgbouncer openssl systemd chromium fonts-dejavu-core)
 fi
 missing=()
 for p in "${want[@]}"; do

@@ -40,6 +40,17 @@ def _f(box: str, *central: str, required: bool = False) -> Field:
     return Field(box, central, required)
 
 
+LINES = StreamSpec(Stream.LINES, "counting_line_versions", (
+    _f("device_id || '/' || camera", "camera_id", required=True),
+    _f("line", "line_name", required=True),
+    _f("ts_us", "valid_from", required=True),
+    _f("x1", "x1", required=True),
+    _f("y1", "y1", required=True),
+    _f("x2", "x2", required=True),
+    _f("y2", "y2", required=True),
+    _f("active", "is_active", required=True),
+), time_field="ts_us")
+
 EVENTS = StreamSpec(Stream.EVENTS, "counting_events", (
     _f("event_id", "event_id", required=True),
     _f("device_id || '/' || camera", "camera_id", required=True),
@@ -96,6 +107,6 @@ ALERTS = StreamSpec(Stream.ALERTS, "box_alerts", (
     _f("message", "message", required=True),
 ), time_field="ts_us")
 
-STREAMS: tuple[StreamSpec, ...] = (EVENTS, MINUTES, CAMERA_HEALTH, BOX_HEALTH, ALERTS)  # delivery order
+STREAMS: tuple[StreamSpec, ...] = (LINES, EVENTS, MINUTES, CAMERA_HEALTH, BOX_HEALTH, ALERTS)  # delivery order
 SPECS: dict[Stream, StreamSpec] = {spec.stream: spec for spec in STREAMS}
 assert tuple(SPECS) == tuple(Stream), "every box stream has its central side, in the delivery order"

@@ -112,6 +112,25 @@ class LineCounter:
             self.totals[c.line][c.direction] += 1
         return sorted(done, key=lambda c: c.frame)
 
+    def replace_lines(self, lines: list[Line]) -> list[Crossing]:
+        """Count against `lines` from the next frame on (a line edited while running). A line kept as it was keeps
+        its state. Crossings held on a line that moves or goes are counted now (they happened on its old
+        geometry, so none is lost), and the sides measured against it are forgotten: on the new geometry each
+        person starts from the side they are on, so nobody is counted for a line that moved under their feet."""
+        kept = {ln.name for ln in lines if ln in self.lines}
+        done = []
+        for m in self._mem.values():
+            for name in [n for n in m.held if n not in kept]:
+                done.append(m.held.pop(name)[1])
+            for name in [n for n in m.sides if n not in kept]:
+                del m.sides[name]
+        for c in done:
+            self.totals[c.line][c.direction] += 1
+        self.lines = lines
+        for ln in lines:
+            self.totals.setdefault(ln.name, {d: 0 for d in Direction})
+        return sorted(done, key=lambda c: c.frame)
+
     def _adopt(self, tid: int, point: tuple[float, float], height: float, frame: int, alive: set[int]) -> _Memory:
         """Memory for a new track: inherited from the nearest recently lost track, else fresh."""
         s = self.settings

@@ -44,6 +44,11 @@ class CameraPipeline:
         """At the end of a finite source: the crossings the counter still holds, as events."""
         return [self._event(c, ts_us) for c in self.counter.flush()]
 
+    def replace_lines(self, lines: list[Line], ts_us: int) -> list[CrossingEvent]:
+        """Count against `lines` from the next frame on; the crossings this settles, as events (LineCounter)."""
+        self.lines = lines
+        return [self._event(c, ts_us) for c in self.counter.replace_lines(lines)]
+
     def _event(self, c: Crossing, now_ts_us: int) -> CrossingEvent:
         """The event, stamped with the capture time of the frame the crossing happened on."""
         ts_us = self._times.get(c.frame, now_ts_us)

@@ -9,16 +9,20 @@ call at a time takes every frame that is due now, grouped by input size (edge/vi
 Tracking, counting and SQLite stay on the main thread, in each camera's frame order.
 Recorded files are processed frame by frame to their end.
 SIGTERM/SIGINT: stop capture, finish the frames in the detector, commit, close, exit 0.
+Other threads (the web page, edge/web) read each camera's counters and newest processed frame, and hand new
+lines to the main thread (`change_lines`), which applies them between two frames of that camera.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import queue
 import signal
 import sqlite3
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -28,12 +32,14 @@ import numpy as np
 import psutil
 
 from edge.config import Batching, BoxConfig, DetectorSettings
-from edge.counting.line import check_lines
+from edge.counting.line import Line, check_lines
 from edge.counting.pipeline import CameraPipeline
 from edge.errors import Fatal, UserError
-from edge.records import BoxHealth, CrossingEvent, now_us
+from edge.records import BoxHealth, CameraStatus, CrossingEvent, now_us
 from edge.run.health import HealthWindow
+from edge.run.line_history import LineHistory
 from edge.run.malloc import trim
+from edge.run.metrics import BoxMetrics
 from edge.store.buffer import Buffer
 from edge.store.held import HeldWrites
 from edge.store.outbox import OutboxView
@@ -41,7 +47,7 @@ from edge.video.file import FileStream
 from edge.video.live import LiveStream
 from edge.video.source import Frame, Source, StreamStats, is_live
 from edge.vision.batching import group_by_size, probe_frames, use_batches
-from edge.vision.detections import Detections
+from edge.vision.detections import Detections, Tracks
 from edge.vision.detector import Detector, batched_detector, concurrent_calls, parallel_detector, probe_batching
 from edge.vision.motion import MotionGate
 
@@ -50,9 +56,17 @@ log = logging.getLogger("edge.run")
 InFlight = dict[Future[list[Detections]], list[tuple["Camera", Frame]]]
 
 
+@dataclass(frozen=True)
+class LiveView:
+    """A camera's newest processed frame and the people tracked on it (what the web page shows)."""
+
+    frame: Frame
+    tracks: Tracks
+
+
 @dataclass
 class Camera:
-    """One camera's stream, counting pipeline and health window."""
+    """One camera's stream, counting pipeline and health window; counters since the start for /metrics."""
 
     name: str
     stream: Source
@@ -64,6 +78,18 @@ class Camera:
     last_ts_us: int = 0
     busy: bool = False      # a frame of this camera is in the detector
     finished: bool = False  # held crossings flushed: nothing more will come
+    source: str = ""        # with its password: never shown (edge.secrets masks it in errors)
+    processed: int = 0
+    crossings: Counter[tuple[str, str]] = field(default_factory=Counter)  # (line, direction) -> crossings
+    recent: deque[CrossingEvent] = field(default_factory=lambda: deque(maxlen=20))
+    status: CameraStatus | None = None  # as of the last health record
+    view: LiveView | None = None
+
+    def live_status(self) -> CameraStatus:
+        """Offline as soon as the stream is down or frozen; otherwise as the last health record said."""
+        if self.stream.frozen() or not self.stream.stats.online:
+            return CameraStatus.OFFLINE
+        return self.status or CameraStatus.ONLINE
 
 
 def box_detector(settings: DetectorSettings, cameras: int) -> tuple[Detector, int, int]:
@@ -117,11 +143,16 @@ class Runner:
             lines = [ln.to_line() for ln in cam.lines]
             pipe = CameraPipeline(config.device_id, cam.name, lines, self.detector.name, config.tracker, config.counter,
                                   stream.rate_hz)
-            self.cameras.append(Camera(cam.name, stream, pipe, MotionGate(config.motion, lines, stream.rate_hz)))
+            self.cameras.append(Camera(cam.name, stream, pipe, MotionGate(config.motion, lines, stream.rate_hz),
+                                       source=cam.source))
         if not self.cameras:
             raise UserError("no enabled camera in the config: add a [[cameras]] entry with a name and a source")
         self.buffer = Buffer(config.buffer.path, config.buffer.synchronous)
         self.writer = HeldWrites(self.buffer)
+        self.metrics = BoxMetrics(self)
+        self._line_changes: queue.SimpleQueue[tuple[Camera, list[Line], Future[int]]] = queue.SimpleQueue()
+        self.line_history = LineHistory(self.buffer, config.device_id)  # what changed since the last run
+        self.line_history.record(now_us(), {c.name: c.pipeline.lines for c in self.cameras}, everywhere=True)
 
     def stop(self, *_: object) -> None:
         self.stopping.set()
@@ -138,6 +169,7 @@ class Runner:
             with ThreadPoolExecutor(self.workers, thread_name_prefix="detect") as pool:
                 while inflight or not (self.stopping.is_set() or all(c.finished for c in self.cameras)):
                     if not self.stopping.is_set():
+                        self._apply_line_changes()
                         self._dispatch(pool, inflight)
                     if inflight:
                         done, _ = wait(inflight, timeout=0.002, return_when=FIRST_COMPLETED)
@@ -153,6 +185,7 @@ class Runner:
                 self._finish(cam)
             self._health(max(time.monotonic() - last_health, 1e-3), process)
         finally:
+            self._refuse_line_changes()
             for c in self.cameras:
                 c.stream.stop()
             deadline = time.monotonic() + 5  # a reader may be blocked in an open or a read until its timeout
@@ -202,6 +235,7 @@ class Runner:
             return None
         if not cam.gate.needs_detection(frame.image, frame.index, cam.pipeline.tracks):
             cam.window.processed += 1  # looked at, nothing moved near a line: no inference, no tracker step
+            cam.view = LiveView(frame, cam.pipeline.tracks)  # the page's picture stays live on a quiet camera
             return None
         return frame
 
@@ -229,8 +263,12 @@ class Runner:
         self._record(cam, cam.pipeline.step(dets, frame.index, frame.ts_us))
         cam.window.processed += 1
         cam.window.detected += 1
+        cam.processed += 1
+        cam.view = LiveView(frame, cam.pipeline.tracks)
         if isinstance(cam.stream, LiveStream):  # a file's frame times are made up: no latency to speak of
-            cam.window.latencies_ms.append((now_us() - frame.ts_us) / 1000)
+            latency_ms = (now_us() - frame.ts_us) / 1000
+            cam.window.latencies_ms.append(latency_ms)
+            self.metrics.observe_latency(cam.name, latency_ms / 1000)
 
     def _finish(self, cam: Camera) -> None:
         if not cam.finished:
@@ -240,9 +278,39 @@ class Runner:
     def _record(self, cam: Camera, events: list[CrossingEvent]) -> None:
         if events:
             self.writer.record_frame(events, now_us())
+            cam.recent.extend(events)
             for e in events:
+                cam.crossings[(e.line, e.direction)] += 1
                 log.info("crossing", extra={"camera": cam.name, "line": e.line, "direction": e.direction,
                                             "track": e.track_id})
+
+    def change_lines(self, camera: str, lines: list[Line]) -> Future[int]:
+        """From any thread: count `camera` against `lines` from its next frame on. The future gives the time
+        (UTC microseconds) from which they count, once the main loop has applied them between two frames."""
+        done: Future[int] = Future()
+        cam = next((c for c in self.cameras if c.name == camera), None)
+        if cam is None:
+            done.set_exception(UserError(f"camera {camera!r} is not counted by this edge run: check its name"))
+        else:
+            self._line_changes.put((cam, lines, done))
+        return done
+
+    def _apply_line_changes(self) -> None:
+        """Crossings held on a moved or removed line are stored now, stamped with their own frames; the new lines
+        take effect just after the capture time of the camera's last processed frame (so every crossing stored
+        belongs to exactly one version of its line); the versions go to the buffer for central."""
+        while not self._line_changes.empty():
+            cam, lines, done = self._line_changes.get()
+            ts = cam.last_ts_us + 1 if cam.last_ts_us else now_us()
+            self._record(cam, cam.pipeline.replace_lines(lines, ts))
+            cam.gate.replace_lines(lines)
+            self.line_history.record(ts, {cam.name: lines})
+            log.info("lines changed", extra={"camera": cam.name, "lines": ",".join(ln.name for ln in lines)})
+            done.set_result(ts)
+
+    def _refuse_line_changes(self) -> None:
+        while not self._line_changes.empty():
+            self._line_changes.get()[2].set_exception(UserError("edge run is stopping: lines not applied"))
 
     def _check_lines(self, cam: Camera, frame: Frame) -> None:
         """On the first frame and whenever the camera comes back at another resolution."""
@@ -261,6 +329,8 @@ class Runner:
             records.append(cam.window.record(stats, self.config.device_id, cam.name, seconds, ts,
                                              cam.stream.frozen(), cam.baseline))
             cam.window, cam.baseline = HealthWindow(), stats
+        for cam, r in zip(self.cameras, records):
+            cam.status = r.status
         for r in records:
             log.info("health", extra={"camera": r.camera, "status": r.status, "fps_in": r.fps_in,
                                       "fps_processed": r.fps_processed, "drop_rate": r.drop_rate,
@@ -278,10 +348,20 @@ class Runner:
                 mem_mb=process.memory_info().rss / 2**20, buffer_bytes=size, pending_rows=pending))
 
 
-def run(config: BoxConfig) -> Runner:
-    """Run a box until SIGTERM/SIGINT (or the end of its files)."""
+def run(config: BoxConfig, path: Path | None = None) -> Runner:
+    """Run a box until SIGTERM/SIGINT (or the end of its files), with its web page unless [web] turns it off
+    (`path`: the config file, which the page's line editor rewrites)."""
     runner = Runner(config)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, runner.stop)
-    runner.run()
+    web = None
+    if config.web.enabled and path is not None:
+        from edge.web.server import WebServer  # the ASGI stack: loaded only when the page is served
+
+        web = WebServer(runner, path).start()
+    try:
+        runner.run()
+    finally:
+        if web is not None:
+            web.stop()
     return runner

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import astuple, fields
+from dataclasses import astuple, fields, replace
 from pathlib import Path
 
 import sqlite_utils
 
 from edge.errors import UserError
-from edge.records import BoxHealth, CameraHealth, CrossingEvent, Direction
+from edge.records import BoxHealth, CameraHealth, CrossingEvent, Direction, LineVersion
 from edge.store.schema import MIGRATIONS, MINUTE_US, SCHEMA_VERSION, statements
 
 
@@ -26,6 +26,7 @@ def _insert_sql(table: str, record_type: type) -> str:
 _INSERT_CROSSING = _insert_sql("crossings", CrossingEvent)
 _INSERT_CAMERA_HEALTH = _insert_sql("camera_health", CameraHealth)
 _INSERT_BOX_HEALTH = _insert_sql("box_health", BoxHealth)
+_INSERT_LINE_VERSION = _insert_sql("line_versions", LineVersion)
 _UPSERT_MINUTE = """
     INSERT INTO minute_counts (camera, line, minute_us, count_in, count_out, updated_us)
     VALUES (?, ?, ?, ?, ?, ?)
@@ -93,6 +94,18 @@ class Buffer:
             self.conn.executemany(_INSERT_CAMERA_HEALTH, [astuple(c) for c in cameras])
             if box is not None:
                 self.conn.execute(_INSERT_BOX_HEALTH, astuple(box))
+
+    def record_line_versions(self, versions: Iterable[LineVersion]) -> None:
+        with self.conn:
+            self.conn.executemany(_INSERT_LINE_VERSION, [astuple(v) for v in versions])
+
+    def line_versions(self) -> dict[tuple[str, str], LineVersion]:
+        """The latest version of every line ever stored, by (camera, line)."""
+        cols = ", ".join(f.name for f in fields(LineVersion))
+        rows = self.conn.execute(f"SELECT {cols} FROM line_versions WHERE seq IN "
+                                 "(SELECT MAX(seq) FROM line_versions GROUP BY camera, line)").fetchall()
+        versions = [LineVersion(**dict(zip((f.name for f in fields(LineVersion)), r))) for r in rows]
+        return {(v.camera, v.line): replace(v, active=bool(v.active)) for v in versions}
 
     def totals(self, camera: str | None = None) -> dict[str, dict[str, dict[str, int]]]:
         """{camera: {line: {"in": n, "out": m}}} over everything buffered."""

@@ -106,6 +106,18 @@ class OutboxView:
     def dead_letter_count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM sync_dead_letters").fetchone()[0])
 
+    def batches_sent(self) -> dict[Stream, int]:
+        """Batches central has confirmed, per stream, since the buffer was made: batch numbers are never reused,
+        so it only grows (pruning sent batches does not lower it)."""
+        rows = self.conn.execute(
+            "SELECT s.stream, s.next_batch_no - 1 - (SELECT COUNT(*) FROM sync_batches b "
+            "WHERE b.stream = s.stream AND b.sent_us IS NULL) FROM sync_streams s").fetchall()
+        return {Stream(stream): int(n) for stream, n in rows}
+
+    def retries(self) -> int:
+        """Deliveries the sync agent has tried again, since the buffer was made."""
+        return int(self.conn.execute("SELECT value FROM sync_counters WHERE name = 'retries'").fetchone()[0])
+
     def streams(self) -> list[Stream]:
         """The streams of this buffer's schema (one not migrated yet, read by `edge status`, may lack some)."""
         return [Stream(s) for (s,) in self.conn.execute("SELECT stream FROM sync_streams")]
@@ -232,6 +244,11 @@ class Outbox(OutboxView):
             self.conn.execute(
                 "INSERT INTO sync_alerts (ts_us, kind, message) VALUES (?, ?, ?)", (now_us, kind, message)
             )
+
+    def count_retry(self) -> None:
+        """One more delivery tried again (read by `edge run`'s /metrics, which runs in another process)."""
+        with self.conn:
+            self.conn.execute("UPDATE sync_counters SET value = value + 1 WHERE name = 'retries'")
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())

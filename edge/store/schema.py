@@ -12,8 +12,10 @@ from enum import StrEnum
 
 
 class Stream(StrEnum):
-    """What the sync agent delivers, in its delivery order (alerts last: those raised on the way go too)."""
+    """What the sync agent delivers, in its delivery order (line versions first: central knows a line's geometry
+    before its counts arrive; alerts last: those raised on the way go too)."""
 
+    LINES = "lines"
     EVENTS = "events"
     MINUTES = "minutes"
     CAMERA_HEALTH = "camera_health"
@@ -22,8 +24,9 @@ class Stream(StrEnum):
 
 
 # The box table of each stream whose rows are numbered by `seq`; minutes are batched as snapshots instead.
-SEQ_TABLES: dict[Stream, str] = {Stream.EVENTS: "crossings", Stream.CAMERA_HEALTH: "camera_health",
-                                 Stream.BOX_HEALTH: "box_health", Stream.ALERTS: "sync_alerts"}
+SEQ_TABLES: dict[Stream, str] = {Stream.LINES: "line_versions", Stream.EVENTS: "crossings",
+                                 Stream.CAMERA_HEALTH: "camera_health", Stream.BOX_HEALTH: "box_health",
+                                 Stream.ALERTS: "sync_alerts"}
 SYNC_SCHEMA_VERSION = 3  # migrations 1 and 2 hold the sync state (3 adds the alerts stream)
 MINUTE_US = 60_000_000
 
@@ -132,6 +135,24 @@ MIGRATIONS: list[str] = [
     # 4: the share of processed frames the motion gate sent to the detector (NULL: no frame processed).
     """
     ALTER TABLE camera_health ADD COLUMN detected_share REAL;
+    """,
+    # 5: the geometry of every counting line, versioned: `edge run` adds a version when a line is added, moved
+    # or removed (at start against the last version stored, and when the web page saves new lines), stamped
+    # with the time it took effect; delivered as stream "lines". The sync agent's retry count, for /metrics.
+    """
+    CREATE TABLE line_versions (
+        seq INTEGER PRIMARY KEY,
+        ts_us INTEGER NOT NULL,
+        device_id TEXT NOT NULL,
+        camera TEXT NOT NULL,
+        line TEXT NOT NULL,
+        x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+        active INTEGER NOT NULL CHECK (active IN (0, 1))
+    );
+    CREATE INDEX line_versions_line ON line_versions (camera, line, seq);
+    INSERT INTO sync_streams (stream, ledger_stream) VALUES ('lines', 'lines:' || lower(hex(randomblob(8))));
+    CREATE TABLE sync_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO sync_counters (name, value) VALUES ('retries', 0);
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -59,6 +59,10 @@ class MotionGate:
         cols = np.clip(feet[:, 0], 0, self._mask.shape[1] - 1)
         return bool(self._mask[rows, cols].any())
 
+    def replace_lines(self, lines: list[Line]) -> None:
+        """Watch around `lines` from the next frame on (which is detected: the area changed)."""
+        self.lines, self._shape = lines, None
+
     def reset(self) -> None:
         """The detector did not see the last frame it was given (it failed): the next frame must be detected."""
         self._reference = None

@@ -111,8 +111,12 @@ class Agent:
             self._conn.close()
             self._conn = None
 
-    def _on_retry(self, state: tenacity.RetryCallState) -> None:
+    def _retried(self) -> None:
         self.metrics.retries += 1
+        self.outbox.count_retry()
+
+    def _on_retry(self, state: tenacity.RetryCallState) -> None:
+        self._retried()
         e = state.outcome.exception() if state.outcome else None
         log.warning("central unavailable, retrying", extra={
             "attempt": state.attempt_number, "sleep_s": round(state.upcoming_sleep, 2),
@@ -225,7 +229,7 @@ class Agent:
         try:
             result = job.done.result()
         except Exception as e:
-            self.metrics.retries += 1
+            self._retried()
             log.warning("lane could not deliver, sending the batch again", extra={
                 "batch": job.batch.batch_no, "error": describe(e, self.dsn)})
             failed.append(job.batch)

@@ -33,6 +33,7 @@ CITUS: dict[str, Decision] = {
     "devices": "reference",
     "camera_configurations": CAMERA,
     "counting_lines": CAMERA,
+    "counting_line_versions": CAMERA,
     "alerts": CAMERA,
     "camera_health": CAMERA,
     "counting_events": CAMERA,
@@ -54,7 +55,8 @@ CITUS: dict[str, Decision] = {
 # (table, trigger) of every trigger on a Citus table: each runs on every shard, and only with
 # citus.enable_unsafe_triggers (docs step 2), so a new one needs a decision here and in the docs.
 TRIGGERS_ON_CITUS_TABLES = {("camera_health", "camera_health_ingest"), ("counting_results", "counting_results_daily"),
-                            ("counting_results", "counting_results_daily_change")}
+                            ("counting_results", "counting_results_daily_change"),
+                            ("counting_line_versions", "counting_line_versions_apply")}
 
 DOCS = REPO_ROOT / "docs" / "central.md"
 DOCS_SECTION = "## Scale-out on Citus"

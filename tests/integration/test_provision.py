@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from edge.cli import app
 from edge.config import load_config
+from edge.web.auth import verify_password
 from provisioning.snapshot import LINE_COLOUR
 from tests.support import free_port
 from tests.support.rtsp import Rtsp401
@@ -22,8 +23,8 @@ from tests.support.rtsp import Rtsp401
 LINE = "door:entrance:0,150,480,150"
 
 
-def edge(*args: object, input: str | None = None):
-    return CliRunner().invoke(app, [str(a) for a in args], input=input)
+def edge(*args: object, input: str | None = None, env: dict[str, str] | None = None):
+    return CliRunner().invoke(app, [str(a) for a in args], input=input, env=env)
 
 
 def image(root: Path) -> Path:
@@ -61,23 +62,37 @@ def service_ids(root: Path) -> tuple[int, int]:
 
 def test_full_provisioning_then_rerun_is_a_no_op(tmp_path, rtsp_server, model_path):
     url = rtsp_server.url.replace("rtsp://", "rtsp://admin:s3cret@")  # the test server ignores credentials
-    r = provision(tmp_path, "--yes", "--model", model_path.parent, cameras=[f"door={url}"])
+    r = provision(tmp_path, "--yes", "--model", model_path.parent, "--web-password", "correct horse",
+                  cameras=[f"door={url}"])
     assert r.exit_code == 0, r.output
     assert "camera door: 480x360" in r.output and "all checks passed" in r.output
     assert "s3cret" not in r.output
+    # it ends with the web page's address, and how to reach it from a laptop (loopback by default)
+    assert r.output.strip().splitlines()[-1].startswith("web page: http://127.0.0.1:8080/ on the box; from a "
+                                                        "laptop: ssh -L 8080:127.0.0.1:8080 root@BOX")
 
     config = tmp_path / "etc/edge-counter/box.toml"
     secrets = tmp_path / "etc/edge-counter/secrets.toml"
     assert "s3cret" not in config.read_text()
     uid, gid = service_ids(tmp_path)  # the user was created in the image, not on this machine
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o640 and (secrets.stat().st_uid, secrets.stat().st_gid) == (0, gid)
+    # the web page's line editor (edge run, as edge-counter) may replace box.toml, and no other file there: the
+    # folder is sticky, so the service cannot rename over root's secrets; its unit may write the folder
+    assert stat.S_IMODE(config.stat().st_mode) == 0o644 and (config.stat().st_uid, config.stat().st_gid) == (uid, gid)
+    folder = config.parent.stat()
+    assert stat.S_IMODE(folder.st_mode) == 0o1775 and (folder.st_uid, folder.st_gid) == (0, gid)
+    assert "ReadWritePaths=/etc/edge-counter\n" in (tmp_path / "etc/systemd/system/edge-run.service").read_text()
     assert tomllib.loads(secrets.read_text())["cameras"]["door"]["source"] == url
     box = tomllib.loads(config.read_text())
     assert box["device_id"] == "box1" and box["cameras"][0]["lines"][0]["name"] == "entrance"
     # the written config is valid for `edge run` (paths as on the box, secrets overlaid)
     box["secrets_file"] = str(secrets)
     (tmp_path / "check.toml").write_text(config.read_text().replace('"/etc/edge-counter/secrets.toml"', f'"{secrets}"'))
-    assert load_config(tmp_path / "check.toml").cameras[0].source == url
+    loaded = load_config(tmp_path / "check.toml")
+    assert loaded.cameras[0].source == url
+    # the web page's password: only its hash, in the secrets file, never shown
+    assert loaded.web.password_hash and verify_password("correct horse", loaded.web.password_hash)
+    assert all("correct horse" not in text for text in (r.output, config.read_text(), secrets.read_text()))
 
     png = tmp_path / "var/lib/edge-counter/snapshots/door.png"
     assert png.is_file() and snapshot_has_line(png, 0, 150, 480, 150) > 0.8
@@ -94,7 +109,23 @@ def test_full_provisioning_then_rerun_is_a_no_op(tmp_path, rtsp_server, model_pa
     again = provision(tmp_path, "--yes", "--model", model_path.parent, cameras=[f"door={url}"])
     assert again.exit_code == 0, again.output
     assert "config /etc/edge-counter/box.toml unchanged" in again.output and "already installed" in again.output
-    assert {p: p.stat().st_mtime_ns for p in written} == written
+    assert {p: p.stat().st_mtime_ns for p in written} == written  # the password's hash was kept, too
+    same = edge("provision", "--root", tmp_path, "--device-id", "box1", "--yes", "--camera", f"door={url}",
+                "--line", LINE, env={"EDGE_WEB_PASSWORD": "correct horse"})  # from the environment
+    assert same.exit_code == 0 and "secrets /etc/edge-counter/secrets.toml (mode 0640, readable by the service " \
+        "only) unchanged" in same.output, same.output
+    changed = provision(tmp_path, "--yes", "--web-password", "another horse", cameras=[f"door={url}"])
+    assert changed.exit_code == 0 and "secrets /etc/edge-counter/secrets.toml (mode 0640, readable by the " \
+        "service only) written" in changed.output, changed.output
+    hashed = tomllib.loads(secrets.read_text())["web"]["password_hash"]
+    assert verify_password("another horse", hashed) and not verify_password("correct horse", hashed)
+
+
+def test_a_short_web_password_is_refused_before_anything_is_written(tmp_path, rtsp_server):
+    r = provision(tmp_path, "--yes", "--web-password", "short", cameras=[f"door={rtsp_server.url}"])
+    assert r.exit_code == 2
+    assert r.output.strip() == "error: the web page password is too short: use at least 8 characters"
+    assert not (tmp_path / "etc").exists()
 
 
 def test_interactive_flow(tmp_path, rtsp_server):
@@ -112,6 +143,8 @@ def test_interactive_flow(tmp_path, rtsp_server):
         "",                          # no model
         "",                          # no admin DSN
         "",                          # no central database
+        "a long password",           # web page password ...
+        "a long password",           # ... repeated
         "y",                         # confirm
     ]) + "\n"
     r = edge("provision", "--root", image(tmp_path), "--camera-timeout", 15, input=answers)
@@ -125,6 +158,9 @@ def test_interactive_flow(tmp_path, rtsp_server):
     assert "no central database given: counts will be buffered" in r.output
     assert "not registered in central (no --admin-dsn)" in r.output  # said plainly, also interactively
     assert (tmp_path / "var/lib/edge-counter/snapshots/Tür.png").is_file()
+    assert "a long password" not in r.output
+    secrets = tomllib.loads((tmp_path / "etc/edge-counter/secrets.toml").read_text())
+    assert verify_password("a long password", secrets["web"]["password_hash"])
 
 
 def test_line_outside_the_frame_skips_that_camera_only(tmp_path, rtsp_server):

@@ -105,3 +105,29 @@ def test_events_carry_the_capture_time_of_the_frame_they_happened_on():
         events += pipe.step(dets, frame, ts_us=1_000_000 * frame)
     events += pipe.finish(ts_us=10**12)
     assert len(events) == 1 and events[0].ts_us == 1_000_000 * events[0].frame
+
+
+def test_lines_replaced_while_counting_lose_nothing_and_count_nothing_twice():
+    """A line moved under a person who stands still is not a crossing; a crossing held on a line that moves or goes
+    is counted at once; an unchanged line keeps counting as before."""
+    other = Line("side", 100, 0, 100, 300)
+    c = LineCounter([LINE, other])
+    # person 1 has crossed "door" (held for hold_frames); person 2 stands at y = 150, below "door"
+    walk = [[(1, 50, y), (2, 150, 150)] for y in range(80, 108, 4)]  # y = 104 on frame 7 confirms the side
+    assert run(c, walk) == []  # still held
+    moved = Line("door", 0, 200, 200, 200)  # now below person 2: the side they are on changes
+    settled = c.replace_lines([moved, other])
+    assert [(x.line, x.direction, x.track_id) for x in settled] == [("door", "in", 1)]  # counted, not lost
+    frame = len(walk)
+    out = []
+    for f, people in enumerate([[(1, 50, 112), (2, 150, 150)]] * 10, start=frame + 1):
+        out += c.update(tracks(*people), f)
+    assert out == []  # nobody walked: the moved line counts nobody, the held crossing is not counted again
+    assert c.totals["door"] == {"in": 1, "out": 0}
+    # the moved line counts from where people are: person 2 walks down over it
+    out = []
+    for f, y in enumerate(range(150, 240, 4), start=frame + 11):
+        out += c.update(tracks((2, 150, y)), f)
+    assert [(x.line, x.direction, x.track_id) for x in out] == [("door", "in", 2)]
+    # a removed line is forgotten, a kept one keeps its sides
+    assert c.replace_lines([other]) == [] and c.lines == [other]
