@@ -197,3 +197,17 @@ def test_box_role_reports_health_of_its_own_cameras_only(pg_dsn: str) -> None:
             box.execute(report, ("shop13-box1/door",))
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT camera_id FROM camera_health").fetchall() == [("shop12-box1/door",)]
+
+
+def test_parked_rows_of_tables_with_generated_columns_move_too(pg_dsn: str) -> None:
+    """counting_results (generated device_id) rows parked in DEFAULT inside the retention get their month's
+    partition: moved without their generated column, which is computed again on the way in."""
+    migrate(pg_dsn)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO counting_results (camera_id, line_name, result_timestamp, count_in) "
+                     "VALUES ('shop12-box1/door', 'entry', date_trunc('minute', now()) - interval '40 days', 1)")
+    month = NOW - timedelta(days=40)
+    assert f"counting_results_p{month:%Y%m}" in maintain(pg_dsn).created
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        assert partition_of(conn, "counting_results", "true") == [f"counting_results_p{month:%Y%m}"]
+        assert conn.execute("SELECT device_id FROM counting_results").fetchone() == ("shop12-box1",)
