@@ -134,6 +134,9 @@ _ROLES_MISSING = ("SELECT nodename, nodeport, result FROM run_command_on_workers
 _ROLES_CREATE = """DO $edge$
 DECLARE r text;
 BEGIN
+    -- on this worker only: a worker with Citus metadata would propagate CREATE ROLE to the other nodes, which
+    -- are running this block too (a distributed deadlock on a real cluster)
+    PERFORM set_config('citus.enable_ddl_propagation', 'off', true);
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'edge_box') THEN CREATE ROLE edge_box NOLOGIN; END IF;
     FOREACH r IN ARRAY {roles}::text[] LOOP
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
@@ -153,10 +156,6 @@ class DistributeReport:
     distributed: list[str] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)  # "role@host:port" created on a worker
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added_nodes or self.reference or self.distributed or self.functions or self.roles)
 
     def lines(self) -> list[str]:
         """What the command prints."""
@@ -309,8 +308,9 @@ def sync_box_roles(conn: psycopg.Connection) -> list[str]:
                 "SELECT nodename, nodeport, success, result FROM run_command_on_workers(%s) ORDER BY 1, 2",
                 (command,)).fetchall():
             if not ok:
-                raise UserError(f"worker {host}:{port}: creating the box roles failed ({result}): "
-                                "the administrator role needs CREATEROLE there")
+                raise UserError(f"worker {host}:{port}: creating the box roles failed ({result.splitlines()[0]}): "
+                                "fix it there (the administrator role needs CREATEROLE), then run "
+                                "`edge central distribute` again")
     return made
 
 

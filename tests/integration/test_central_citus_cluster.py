@@ -249,9 +249,12 @@ def test_a_migration_applied_after_distribution(distributed: str, tmp_path: Path
 def test_distributing_a_database_in_use_keeps_its_rows_and_maintain_still_works(fresh: str) -> None:
     """`edge central distribute` on a single-server database with rows: they are copied into the shards (the
     triggers do not fire on that copy), none is left in the coordinator's tables (it would break partition DDL),
-    and rows parked in DEFAULT then get their partitions."""
+    and rows parked in DEFAULT then get their partitions. A box role made before (Citus did not see it: no role on
+    the workers) is created on the workers, and the box delivers through the coordinator."""
     migrate(fresh)
     with psycopg.connect(fresh, autocommit=True) as conn:
+        conn.execute("SET citus.enable_ddl_propagation = off")  # as on a server without Citus
+        role = conn.execute("SELECT sync_device_role('inuse-box1')").fetchone()[0]
         conn.execute("INSERT INTO tenants VALUES (1, 't')")
         conn.execute("INSERT INTO devices (device_id, tenant_id) VALUES ('box1', 1)")
         conn.execute("INSERT INTO camera_configurations (camera_id, device_id, camera_name) "
@@ -266,6 +269,11 @@ def test_distributing_a_database_in_use_keeps_its_rows_and_maintain_still_works(
                   for t in tables}
     r = run("distribute", "--dsn", fresh)
     assert r.exit_code == 0 and "propagated: camera_health_record(camera_health)" in r.stdout, r.output
+    assert f"box roles created on workers: {role}@127.0.0.1:" in r.stdout, r.output
+    with psycopg.connect(psycopg.conninfo.make_conninfo(fresh, user=role), autocommit=True) as box:
+        box.execute("INSERT INTO counting_events (event_id, device_id, camera_id, line_name, direction, event_ts) "
+                    "SELECT gen_random_uuid(), 'inuse-box1', 'inuse-box1/cam' || i, 'l', 'in', now() "
+                    "FROM generate_series(1, 20) i")  # 20 cameras: rows on both workers
     with psycopg.connect(fresh, autocommit=True) as conn:
         after = {t: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(t))).fetchone()
                  for t in tables}
