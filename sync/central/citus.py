@@ -262,13 +262,15 @@ def _add_workers(conn: psycopg.Connection, dsn: str, workers: tuple[str, ...], v
 def _check_new_node(dsn: str, host: str, port: int, db: str, version: str) -> None:
     where = f"{host}:{port}"
     try:
-        with psycopg.connect(make_conninfo(dsn, host=host, port=port), connect_timeout=10) as conn:
+        with connect(make_conninfo(dsn, host=host, port=port), autocommit=True) as conn:
             found = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'citus'").fetchone()
-    except psycopg.OperationalError as e:
+    except UserError as e:
         if re.search(r'database ".*" does not exist', str(e)):
             raise UserError(f"worker {where} has no database {db}: CREATE DATABASE {db} there, then "
                             "CREATE EXTENSION citus in it") from None
-        raise Unavailable(f"worker {where} is unreachable ({describe(e, dsn)}): start it or fix the address") from None
+        raise UserError(f"worker {where} refused the coordinator's credentials ({e}): admit them there") from None
+    except Unavailable as e:
+        raise Unavailable(f"worker {where} is unreachable ({e}): start it or fix the address") from None
     if found is None:
         raise UserError(f"worker {where}: database {db} has no citus extension: CREATE EXTENSION citus in it "
                         "(with shared_preload_libraries = 'citus' on that server)")

@@ -121,8 +121,12 @@ def test_migrate_citus_distributes_per_plan_and_distribute_again_is_a_no_op(fres
 
 
 def test_bad_input_is_one_line_naming_the_node_and_the_fix(fresh: str, citus_cluster: CitusCluster, spare: PgServer,
-                                                           tmp_path: Path) -> None:
+                                                           pg_dsn: str, tmp_path: Path) -> None:
     db = dbname(fresh)
+    # A server without Citus.
+    assert f"error: coordinator 127.0.0.1:{psycopg.conninfo.conninfo_to_dict(pg_dsn)['port']}: database " \
+           f"{dbname(pg_dsn)} has no citus extension: set shared_preload_libraries = 'citus' there" in one_line(
+               run("distribute", "--dsn", pg_dsn))
     # Not migrated, then migrations behind: nothing distributed.
     assert "the central database is not migrated: run `edge central migrate --citus`" in one_line(
         run("distribute", "--dsn", fresh))
@@ -154,7 +158,7 @@ def test_bad_input_is_one_line_naming_the_node_and_the_fix(fresh: str, citus_clu
             run("distribute", "--dsn", fresh))
     finally:
         worker.start()
-    # A worker's DSN instead of the coordinator's; a server without Citus.
+    # A worker's DSN instead of the coordinator's.
     worker_dsn = citus_cluster.workers[0].dsn(db)
     assert "is a Citus worker, not the coordinator: give the coordinator's DSN" in one_line(
         run("distribute", "--dsn", worker_dsn))
