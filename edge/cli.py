@@ -23,7 +23,7 @@ import typer
 
 from edge import log
 from edge.cli_errors import one_line_errors
-from edge.config import BOX_CONFIG, DetectorSettings, MotionSettings
+from edge.config import BOX_CONFIG, DetectorSettings, MotionSettings, Precision
 from edge.errors import UserError
 from provisioning.cli import provision_command
 from sync.agent.cli import sync_command
@@ -34,7 +34,10 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="edge-counter: count people crossing lines in camera video.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
+models_app = typer.Typer(help="Model files made at setup (never committed; their sha256 is in the manifest).",
+                         no_args_is_help=True)
 app.add_typer(central_app, name="central")
+app.add_typer(models_app, name="models")
 app.command("provision")(provision_command)
 app.command("sync")(sync_command)
 
@@ -49,6 +52,7 @@ LineOpt = Annotated[
 ]
 ModelOpt = Annotated[Optional[Path], typer.Option("--model", help="model file (default: looked up, see README)")]
 ConfigOpt = Annotated[Path, typer.Option("--config", help="the box's TOML config")]
+PrecisionOpt = Annotated[Precision, typer.Option(help="fp32, or int8 (made by `edge models quantize`)")]
 
 
 @app.command()
@@ -62,6 +66,7 @@ def count(
     device_id: Annotated[str, typer.Option(help="device id stored with each event")] = "",
     camera: Annotated[str, typer.Option(help="camera name stored with each event")] = "video",
     threads: Annotated[int, typer.Option(help="single-threaded inference calls at once (0 = one per core)")] = 2,
+    precision: PrecisionOpt = Precision.FP32,
 ) -> None:
     """Count people crossing lines in a recorded video, every frame; print per-line in/out totals."""
     from edge.config import DetectorSettings, default_device_id
@@ -74,7 +79,7 @@ def count(
         lines = [parse_line(s) for s in line or []]
         if not lines:
             raise UserError("no --line given: add at least one --line NAME:x1,y1,x2,y2")
-        detector, calls = parallel_detector(DetectorSettings(model_path=model, threads=threads))
+        detector, calls = parallel_detector(DetectorSettings(model_path=model, threads=threads, precision=precision))
         # a recorded file can be counted again: commits survive a killed process (WAL), fsync per frame is not needed
         buffer = Buffer(db, synchronous="normal") if db else None
         try:
@@ -142,6 +147,7 @@ def evaluate_video(
     tolerance_frames: Annotated[Optional[int], typer.Option(help="match window (default: 1 s of video)")] = None,
     model: ModelOpt = None,
     threads: Annotated[int, typer.Option(help="single-threaded inference calls at once (0 = one per core)")] = 2,
+    precision: PrecisionOpt = Precision.FP32,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Count labelled video and score it against ground truth: one video per line and direction, or a --suite
@@ -161,7 +167,7 @@ def evaluate_video(
             if detections not in set(DetectionsFrom):
                 raise UserError(f"--detections {detections!r} is unknown: use model or gt")
             options = EvalOptions(source=DetectionsFrom(detections), drop=drop, jitter=jitter, detect_fps=detect_fps,
-                                  detector=DetectorSettings(model_path=model, threads=threads),
+                                  detector=DetectorSettings(model_path=model, threads=threads, precision=precision),
                                   motion=MotionSettings(detect_always=detect_always))
             _evaluate_suite(suite, options, as_json)
         return
@@ -172,7 +178,7 @@ def evaluate_video(
         if not lines:
             raise UserError("no --line given: add at least one --line NAME:x1,y1,x2,y2")
         truth = gt_crossings(load_tracks(gt, gt_scale), lines)
-        detector, calls = parallel_detector(DetectorSettings(model_path=model, threads=threads))
+        detector, calls = parallel_detector(DetectorSettings(model_path=model, threads=threads, precision=precision))
         result = count_video(video, lines, detector, device_id="eval", workers=calls)
     k = tolerance_frames if tolerance_frames is not None else max(1, round(result.video_fps))
     rows = evaluate(
@@ -235,6 +241,24 @@ def run(config: ConfigOpt = BOX_CONFIG) -> None:
 
     with one_line_errors():
         run_box(load_config(config))
+
+
+@models_app.command("quantize")
+def quantize_model(
+    model: ModelOpt = None,
+    data: Annotated[Optional[Path], typer.Option(help="data folder holding footage/ (default: $EDGE_DATA_DIR, "
+                                                      "else ../shared/data)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="folder to write it to (default: $CACHE_DIRECTORY/models, "
+                                                     "else ~/.cache/edge-counter/models)")] = None,
+) -> None:
+    """Make the int8 detector (precision = "int8" in the box config's model table): onnxruntime static
+    quantisation calibrated on frames of the development footage; refused unless its sha256 is the manifest's."""
+    from edge.vision.calibration import make_int8
+    from models.paths import data_dir
+
+    with one_line_errors():
+        path, made = make_int8(data or data_dir(), out, model_path=model)
+    typer.echo(f"wrote {path} ({made.name}, sha256 {made.sha256[:12]}..., as the manifest expects)")
 
 
 @app.command()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import socket
 import tomllib
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +33,21 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class Precision(StrEnum):
+    """Which weights the detector runs: the shipped float ones, or the int8 graph `edge models quantize` makes."""
+
+    FP32 = "fp32"
+    INT8 = "int8"
+
+
+class Batching(StrEnum):
+    """`edge run`: frames of several cameras in one inference call, or one call per frame (docs/benchmarks.md)."""
+
+    AUTO = "auto"  # whichever a short probe at start-up finds faster on this machine
+    ON = "on"
+    OFF = "off"
+
+
 class DetectorSettings(Settings):
     model: str = "yolox-nano"
     model_path: Path | None = None
@@ -41,6 +57,9 @@ class DetectorSettings(Settings):
     score_threshold: float = 0.1   # floor: the tracker uses 0.1..0.5 detections to keep occluded people
     nms_iou: float = 0.45
     threads: int = 2
+    precision: Precision = Precision.FP32  # int8: measured faster but less accurate here (docs/accuracy.md)
+    batching: Batching = Batching.AUTO
+    max_batch: int = Field(8, ge=1, le=64)  # frames in one batched call, at most
     fp16: bool = True                     # TensorRT only: half-precision engines (check with edge eval on the box)
     engine_cache_dir: Path | None = None  # TensorRT engines; default $CACHE_DIRECTORY or ~/.cache/edge-counter
 

@@ -37,7 +37,11 @@ class ModelSpec:
     classes: str
     person_class: int
     licence: str
-    derived_from: str | None = None      # made at setup from that entry's file (models/derive.py)
+    derived_from: str | None = None      # made at setup from that entry's file (models/derive.py, quantize.py)
+    precision: str = "fp32"
+    made_with: str | None = None         # a quantised file's bytes hold for these versions only
+    calibration: tuple[str, ...] = ()    # videos under the data folder it is calibrated on ...
+    calibration_frames: int = 0          # ... this many frames of each, spread evenly
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -63,6 +67,11 @@ def spec(name: str) -> ModelSpec:
     if name not in specs:
         raise ModelError(f"unknown model {name!r}: choose one of {', '.join(sorted(specs))}")
     return specs[name]
+
+
+def derived_spec(base: str, precision: str = "fp32") -> ModelSpec | None:
+    """The manifest entry made at setup from entry `base` (the any-size graph, or its int8 quantisation)."""
+    return next((m for m in manifest().values() if m.derived_from == base and m.precision == precision), None)
 
 
 def search_dirs(model_dir: Path | None = None) -> list[Path]:
@@ -95,12 +104,12 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def verify_checksum(model: ModelSpec, path: Path) -> None:
+def verify_checksum(model: ModelSpec, path: Path, cause: str | None = None) -> None:
     digest = sha256_of(path)
     if digest != model.sha256:
         raise ModelError(
             f"model file {path} has sha256 {digest[:12]}..., manifest expects {model.sha256[:12]}... "
-            f"for {model.name}: the file is corrupt or a different model; install the right file"
+            f"for {model.name}: {cause or 'the file is corrupt or a different model; install the right file'}"
         )
 
 
@@ -186,8 +195,17 @@ def open_session(
             "replace it with a valid ONNX file"
         ) from None
     check_io(model, path, session)
-    verify_checksum(model, path)
+    verify_checksum(model, path, _other_versions(model, session))
     return session
+
+
+def _other_versions(model: ModelSpec, session) -> str | None:  # noqa: ANN001 - an onnxruntime InferenceSession
+    """Why a file made at setup differs from the manifest's, when the versions it names say so."""
+    made = session.get_modelmeta().custom_metadata_map.get("made_with")
+    if model.made_with is None or made is None or made == model.made_with:
+        return None
+    return (f"it was made with {made}, the manifest's with {model.made_with}: make it again with `edge models "
+            "quantize` under those versions, or set [model] precision = \"fp32\"")
 
 
 def check_io(model: ModelSpec, path: Path, session) -> None:

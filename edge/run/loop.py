@@ -3,8 +3,10 @@
 Cameras are served round-robin: a camera whose newest frame is due (its `detect_fps`) and that has no
 frame in the detector gets the next free inference slot; the detector never works on a backlog.
 The one onnxruntime session takes `[model] threads` single-threaded calls at once (for a small model
-on a small box, measured ~1.6x the frames/s of one call on as many threads, at half the CPU per frame);
-tracking, counting and SQLite stay on the main thread, in each camera's frame order.
+on a small box, measured ~1.6x the frames/s of one call on as many threads, at half the CPU per frame).
+With batches (`[model] batching`: on, or "auto" when a start-up probe finds them faster on this machine) one
+call at a time takes every frame that is due now, grouped by input size (edge/vision/batching.py).
+Tracking, counting and SQLite stay on the main thread, in each camera's frame order.
 Recorded files are processed frame by frame to their end.
 SIGTERM/SIGINT: stop capture, finish the frames in the detector, commit, close, exit 0.
 """
@@ -17,13 +19,15 @@ import signal
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import psutil
 
-from edge.config import BoxConfig
+from edge.config import Batching, BoxConfig, DetectorSettings
 from edge.counting.line import check_lines
 from edge.counting.pipeline import CameraPipeline
 from edge.errors import Fatal, UserError
@@ -36,11 +40,14 @@ from edge.store.outbox import OutboxView
 from edge.video.file import FileStream
 from edge.video.live import LiveStream
 from edge.video.source import Frame, Source, StreamStats, is_live
+from edge.vision.batching import group_by_size, probe_frames, use_batches
 from edge.vision.detections import Detections
-from edge.vision.detector import Detector, concurrent_calls, parallel_detector
+from edge.vision.detector import Detector, batched_detector, concurrent_calls, parallel_detector, probe_batching
 from edge.vision.motion import MotionGate
 
 log = logging.getLogger("edge.run")
+
+InFlight = dict[Future[list[Detections]], list[tuple["Camera", Frame]]]
 
 
 @dataclass
@@ -59,13 +66,45 @@ class Camera:
     finished: bool = False  # held crossings flushed: nothing more will come
 
 
+def box_detector(settings: DetectorSettings, cameras: int) -> tuple[Detector, int, int]:
+    """The detector of `edge run`, how many calls it takes at once, and the most frames in a call (1: no batches).
+
+    Batches as `[model] batching` says; with "auto" (and two cameras or more) whichever of one batched call and
+    single calls several at once a short probe on this machine finds faster, logged."""
+    fields: dict[str, object] = {"setting": str(settings.batching), "cameras": cameras}
+    batched = parallel = probe = None
+    if settings.batching != Batching.OFF and (settings.batching == Batching.ON or cameras >= 2):
+        batched = batched_detector(settings)
+    if settings.batching != Batching.ON:
+        parallel, calls = parallel_detector(settings)
+    if batched is not None and parallel is not None:
+        start = time.monotonic()
+        probe = probe_batching(parallel, calls, batched, probe_frames(cameras, settings.max_batch))
+        fields |= {"probe_frames": probe.frames, "batched_ms": round(probe.batched_ms, 2),
+                   "parallel_ms": round(probe.parallel_ms, 2), "probe_s": round(time.monotonic() - start, 2)}
+    batches = use_batches(settings.batching, cameras, probe)
+    log.info("batches" if batches else "single frames", extra=fields)
+    if batches:
+        assert batched is not None
+        return batched, 1, settings.max_batch
+    assert parallel is not None
+    return parallel, calls, 1
+
+
+def _single(detect: Callable[[np.ndarray], Detections], image: np.ndarray) -> list[Detections]:
+    return [detect(image)]
+
+
 class Runner:
     def __init__(self, config: BoxConfig, detector: Detector | None = None) -> None:
+        """`detector`: one already made (tests), used single-threaded unless `[model] batching = "on"`."""
         self.config = config
         if detector is None:
-            detector, self.workers = parallel_detector(config.model)
+            detector, self.workers, self.max_batch = box_detector(config.model, sum(c.enabled for c in config.cameras))
+        elif config.model.batching == Batching.ON:
+            self.workers, self.max_batch = 1, config.model.max_batch
         else:
-            self.workers = concurrent_calls(config.model.threads)
+            self.workers, self.max_batch = concurrent_calls(config.model.threads), 1
         self.detector = detector
         self._next = 0  # round-robin position
         self.stopping = threading.Event()
@@ -94,7 +133,7 @@ class Runner:
         for c in self.cameras:
             c.stream.start()
         last_health = time.monotonic()
-        inflight: dict[Future[Detections], tuple[Camera, Frame]] = {}
+        inflight: InFlight = {}
         try:
             with ThreadPoolExecutor(self.workers, thread_name_prefix="detect") as pool:
                 while inflight or not (self.stopping.is_set() or all(c.finished for c in self.cameras)):
@@ -103,7 +142,7 @@ class Runner:
                     if inflight:
                         done, _ = wait(inflight, timeout=0.002, return_when=FIRST_COMPLETED)
                         for future in done:
-                            self._result(*inflight.pop(future), future)
+                            self._results(inflight.pop(future), future)
                     else:
                         time.sleep(0.002)
                     now = time.monotonic()
@@ -123,36 +162,64 @@ class Runner:
         if (lost := self.writer.unsaved()) is not None:
             raise Fatal(lost)
 
-    def _dispatch(self, pool: ThreadPoolExecutor, inflight: dict[Future[Detections], tuple[Camera, Frame]]) -> None:
+    def _dispatch(self, pool: ThreadPoolExecutor, inflight: InFlight) -> None:
         """Fill free inference slots with the newest due frames, one camera after the other."""
+        if self.max_batch > 1:
+            if not inflight:
+                self._dispatch_batches(pool, inflight)
+            return
         n, start = len(self.cameras), self._next
         for step in range(n):
             if len(inflight) >= self.workers:
                 return
             cam = self.cameras[(start + step) % n]
-            if cam.busy or cam.finished:
-                continue
-            frame = cam.stream.take()
-            if frame is None:
-                if cam.stream.finished:
-                    self._finish(cam)
-                continue
-            if not cam.gate.needs_detection(frame.image, frame.index, cam.pipeline.tracks):
-                cam.window.processed += 1  # looked at, nothing moved near a line: no inference, no tracker step
+            if (frame := self._due(cam)) is None:
                 continue
             cam.busy = True
-            inflight[pool.submit(self.detector, frame.image)] = (cam, frame)
+            inflight[pool.submit(_single, self.detector, frame.image)] = [(cam, frame)]
             self._next = (start + step + 1) % n
 
-    def _result(self, cam: Camera, frame: Frame, future: Future[Detections]) -> None:
-        """Track, count and commit one detected frame (in the camera's frame order: one in flight per camera)."""
-        cam.busy = False
+    def _dispatch_batches(self, pool: ThreadPoolExecutor, inflight: InFlight) -> None:
+        """Every frame due now, one call per input size (at most max_batch frames each); the calls run one after
+        the other and the next frames are taken when they are done: no camera waits for a batch to fill."""
+        ready = [(cam, frame) for cam in self.cameras if (frame := self._due(cam)) is not None]
+        sizes = [self.detector.input_size(frame.image.shape[:2]) for _, frame in ready]
+        for call in group_by_size(sizes, self.max_batch):
+            batch = [ready[i] for i in call]
+            for cam, _ in batch:
+                cam.busy = True
+            inflight[pool.submit(self.detector.batch, [frame.image for _, frame in batch])] = batch
+
+    def _due(self, cam: Camera) -> Frame | None:
+        """The camera's newest frame if it goes to the detector now; None if it has none, is finished or busy, or
+        the motion gate holds it back."""
+        if cam.busy or cam.finished:
+            return None
+        frame = cam.stream.take()
+        if frame is None:
+            if cam.stream.finished:
+                self._finish(cam)
+            return None
+        if not cam.gate.needs_detection(frame.image, frame.index, cam.pipeline.tracks):
+            cam.window.processed += 1  # looked at, nothing moved near a line: no inference, no tracker step
+            return None
+        return frame
+
+    def _results(self, batch: list[tuple[Camera, Frame]], future: Future[list[Detections]]) -> None:
+        for cam, _ in batch:
+            cam.busy = False
         try:
-            dets = future.result()
+            found = future.result()
         except Exception:  # a frame the detector cannot take must not stop the other cameras
-            log.exception("detection failed, frame skipped", extra={"camera": cam.name, "frame": frame.index})
-            cam.gate.reset()
+            for cam, frame in batch:
+                log.exception("detection failed, frame skipped", extra={"camera": cam.name, "frame": frame.index})
+                cam.gate.reset()
             return
+        for (cam, frame), dets in zip(batch, found):
+            self._result(cam, frame, dets)
+
+    def _result(self, cam: Camera, frame: Frame, dets: Detections) -> None:
+        """Track, count and commit one detected frame (in the camera's frame order: one in flight per camera)."""
         if frame.image.shape[:2] != cam.shape:
             if cam.shape is not None:  # back at another resolution: tracks and sides from before mean nothing
                 self._record(cam, cam.pipeline.finish(cam.last_ts_us))

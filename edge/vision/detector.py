@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from edge.config import DetectorSettings
+from edge.config import DetectorSettings, Precision
 from edge.errors import UserError
+from edge.vision.batching import Probe
 from edge.vision.detections import Detections
-from models.registry import ModelError, ModelSpec, locate, manifest, open_session, spec
+from models.quantize import made_file
+from models.registry import ModelError, ModelSpec, derived_spec, locate, open_session, spec
 
 PAD_VALUE = 114
 
@@ -92,21 +96,36 @@ def input_size(frame_hw: tuple[int, int], shipped: tuple[int, int], setting: str
 
 
 class Detector:
-    """onnxruntime sessions plus pre/post-processing; one instance serves every camera, each at its input size."""
+    """onnxruntime sessions plus pre/post-processing; one instance serves every camera, each at its input size.
+
+    With `precision = "int8"` every input size goes through the int8 graph (it takes any size and batch)."""
 
     def __init__(self, settings: DetectorSettings = DetectorSettings()) -> None:
         self.settings = settings
         try:  # the model layer's errors are the user's to fix, like every other bad setting
             self.spec = spec(settings.model)
             self.path = locate(self.spec, settings.model_path, settings.model_dir)
-            self.session = self._open(self.spec, self.path)
+            self._any_size = derived_spec(self.spec.name)
+            self.int8 = settings.precision == Precision.INT8
+            if self.int8:
+                self.weights = self._int8_spec()
+                self.session = self._open(self.weights, made_file(self.weights, settings.model_dir))
+            else:
+                self.weights = self.spec
+                self.session = self._open(self.spec, self.path)
         except ModelError as e:
             raise UserError(str(e)) from None
         self.providers: list[str] = self.session.get_providers()
-        self._any_size = next((m for m in manifest().values() if m.derived_from == self.spec.name), None)
-        self._dynamic = None  # the derived graph's session, opened at the first frame that needs it
+        self._dynamic = self.session if self.int8 else None  # any-size session, opened when first needed
         self._decoders: dict[tuple[int, int], YoloxDecoder] = {}
         self._lock = threading.Lock()
+
+    def _int8_spec(self) -> ModelSpec:
+        int8 = derived_spec(self._any_size.name, Precision.INT8) if self._any_size else None
+        if int8 is None:
+            raise ModelError(f"model {self.spec.name} has no int8 graph in the manifest: set [model] precision = "
+                             "\"fp32\"")
+        return int8
 
     def _open(self, model: ModelSpec, path: Path):  # noqa: ANN202 - an onnxruntime InferenceSession
         s = self.settings
@@ -114,26 +133,31 @@ class Detector:
 
     @property
     def name(self) -> str:
-        return self.spec.name
+        """The weights that detect: stored with every crossing."""
+        return self.weights.name
 
     def input_size(self, frame_hw: tuple[int, int]) -> tuple[int, int]:
         return input_size(frame_hw, self.spec.input_size, self.settings.input_size, self.settings.auto_scale)
 
-    def _session_for(self, size: tuple[int, int]):  # noqa: ANN202 - an onnxruntime InferenceSession
-        if size == self.spec.input_size:
-            return self.session
+    def _any_size_session(self):  # noqa: ANN202 - an onnxruntime InferenceSession
         with self._lock:
             if self._dynamic is None:
                 from models.derive import derived_file
 
                 if self._any_size is None:
-                    raise UserError(f"model {self.spec.name} has no graph for other input sizes: "
-                                    f"set [model] input_size = \"{self.spec.input_size[0]}x{self.spec.input_size[1]}\"")
+                    raise UserError(f"model {self.spec.name} has no graph for other input sizes or batches: "
+                                    f"set [model] input_size = \"{self.spec.input_size[0]}x{self.spec.input_size[1]}\" "
+                                    "and batching = \"off\"")
                 try:
                     self._dynamic = self._open(self._any_size, derived_file(self._any_size, self.path))
                 except ModelError as e:
                     raise UserError(str(e)) from None
             return self._dynamic
+
+    def _session_for(self, size: tuple[int, int], batch: int = 1):  # noqa: ANN202 - an onnxruntime InferenceSession
+        if size == self.spec.input_size and batch == 1 and not self.int8:
+            return self.session
+        return self._any_size_session()
 
     def _decoder(self, size: tuple[int, int]) -> YoloxDecoder:
         with self._lock:
@@ -148,6 +172,19 @@ class Detector:
         out = self._session_for(size).run([self.spec.output_name], {self.spec.input_name: blob})[0][0]
         return self._decoder(size)(out, r, frame.shape)
 
+    def batch(self, frames: list[np.ndarray]) -> list[Detections]:
+        """Frames of one input size (several cameras) in one inference call."""
+        if len(frames) == 1:
+            return [self(frames[0])]
+        size = self.input_size(frames[0].shape[:2])
+        if any(self.input_size(f.shape[:2]) != size for f in frames):
+            raise ValueError("a batch mixes input sizes: group frames by Detector.input_size first")
+        blobs, scales = zip(*(letterbox(f, size) for f in frames))
+        session = self._session_for(size, len(frames))
+        out = session.run([self.spec.output_name], {self.spec.input_name: np.concatenate(blobs)})[0]
+        decode = self._decoder(size)
+        return [decode(rows, r, f.shape) for rows, r, f in zip(out, scales, frames)]
+
 
 def concurrent_calls(threads: int) -> int:
     """`[model] threads` / `--threads`: how many single-threaded inference calls run at once (0 = one per core)."""
@@ -161,3 +198,29 @@ def parallel_detector(settings: DetectorSettings) -> tuple[Detector, int]:
     intra-op threads, at less CPU per frame (idle ones spin): measured in docs/benchmarks.md.
     """
     return Detector(settings.model_copy(update={"threads": 1})), concurrent_calls(settings.threads)
+
+
+def batched_detector(settings: DetectorSettings) -> Detector:
+    """A detector for one call at a time carrying a batch of frames, on as many intra-op threads as
+    `settings.threads` calls would use."""
+    return Detector(settings.model_copy(update={"threads": concurrent_calls(settings.threads)}))
+
+
+def probe_batching(parallel: Detector, calls: int, batched: Detector, frames: int, rounds: int = 3) -> Probe:
+    """Time `frames` frames at the shipped input size both ways, in turns after one warm-up of each: single calls
+    on `parallel`, `calls` at once, and one call of all of them on `batched`."""
+    h, w = parallel.spec.input_size
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (h, w, 3), np.uint8) for _ in range(frames)]
+    single: list[float] = []
+    batch: list[float] = []
+    with ThreadPoolExecutor(calls, thread_name_prefix="probe") as pool:
+        for i in range(rounds + 1):
+            start = time.perf_counter()
+            list(pool.map(parallel, images))
+            middle = time.perf_counter()
+            batched.batch(images)
+            if i:  # the first round allocates and warms up
+                single.append(middle - start)
+                batch.append(time.perf_counter() - middle)
+    return Probe(frames, tuple(single), tuple(batch))

@@ -37,7 +37,6 @@ import psutil
 from edge.config import parse_config
 from edge.log import setup as setup_logging
 from edge.run.loop import Runner
-from edge.vision.detector import Detector, DetectorSettings, parallel_detector
 from models.paths import data_dir
 from models.registry import locate, spec
 from tests.bench.inference import bare_fps, len_cpus
@@ -49,9 +48,15 @@ PETS_LINES = ('lines = [{ name = "v240", a = [240, 60], b = [240, 330] }, '
 STREET_LINES = ('lines = [{ name = "p400", a = [400, 470], b = [400, 720] }, '
                 '{ name = "p700", a = [700, 450], b = [700, 720] }]')
 MIXES = ("busy", "typical", "street")
-# The pipeline before the cameras-per-box work, for "today's figure" in the same run: every due frame detected,
-# the shipped 416 letterbox for every camera.
-BASELINE = {"motion": "[motion]\ndetect_always = true\n", "input_size": "416x416"}
+# Pipelines compared in one run, as [model] keys and other config: "before" is the pipeline before the
+# cameras-per-box work (every due frame detected, the shipped 416 letterbox, single frames, fp32), "now" the
+# defaults, "int8" and "batches" the defaults with that switch on.
+VARIANTS: dict[str, tuple[dict[str, str], str]] = {
+    "before": ({"input_size": '"416x416"', "batching": '"off"'}, "[motion]\ndetect_always = true\n"),
+    "now": ({}, ""),
+    "int8": ({"precision": '"int8"'}, ""),
+    "batches": ({"batching": '"on"'}, ""),
+}
 
 
 def cameras(mix: str, workdir: Path, n: int) -> tuple[list[Path], str]:
@@ -78,10 +83,12 @@ def busy_s() -> float:
 
 
 def trial(
-    n: int, servers: list[RtspServer], lines: str, detector: Detector, workers: int, seconds: float, warmup: float,
-    extra: str = "",
+    n: int, servers: list[RtspServer], lines: str, variant: str, args: argparse.Namespace, warmup: float
 ) -> dict[str, float]:
     cameras = [psutil.Process(s.proc.pid) for s in servers[:n] if s.proc]
+    model, extra = VARIANTS[variant]
+    model = {"model_path": f'"{locate(spec("yolox-nano"))}"', "threads": str(args.threads), **model}
+    seconds = args.seconds
     with tempfile.TemporaryDirectory() as d:
         db = Path(d) / "b.sqlite"
         cams = "".join(
@@ -90,10 +97,11 @@ def trial(
         )
         text = (
             f'device_id = "bench"\n[buffer]\npath = "{db}"\n[health]\ninterval_s = {warmup}\n'
-            f'[model]\nthreads = {workers}\n[capture]\nffmpeg_options = "probesize;32"\n{extra}{cams}'
+            + "[model]\n" + "".join(f"{k} = {v}\n" for k, v in model.items())
+            + f'[capture]\nffmpeg_options = "probesize;32"\n{extra}{cams}'
         )
         proc = psutil.Process()
-        runner = Runner(parse_config(text), detector)
+        runner = Runner(parse_config(text))  # its own detector, as edge run builds it (batching probe included)
         thread = threading.Thread(target=runner.run)
         thread.start()
         time.sleep(warmup)
@@ -136,8 +144,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--mix", choices=MIXES, action="append", help="scene mix (repeatable; default: busy, typical)")
     ap.add_argument("--counts", default="1,2,4,6,8,10,12,14,16,18,20,24,28,32")
-    ap.add_argument("--baseline", action="store_true",
-                    help="also run each mix on the pipeline before this work (every frame detected, 416 input)")
+    ap.add_argument("--variant", choices=VARIANTS, action="append",
+                    help="pipeline (repeatable; default: before, now): " + ", ".join(VARIANTS))
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument(
         "--threads",
@@ -154,25 +162,21 @@ def main() -> None:
     pets = data_dir() / "footage/pets09-s2l1/video.avi"
     bare1, _ = bare_fps(pets, model_path, 1)
     bare, _ = bare_fps(pets, model_path, args.threads)
-    detector, _ = parallel_detector(DetectorSettings(model_path=model_path, threads=args.threads))  # as edge run
-    before, _ = parallel_detector(DetectorSettings(model_path=model_path, threads=args.threads,
-                                                   input_size=BASELINE["input_size"]))
     print(f"machine: {platform.machine()}, {len_cpus()} cores; [model] threads = {args.threads}; "
           f"{args.seconds:g} s per trial after warm-up; load average before the run {load:.2f}")
     print(f"baseline: bare decode+inference of the PETS file {bare1:.1f} frames/s with 1 thread "
           f"({1000 / bare1:.1f} ms a frame), {bare:.1f} with {args.threads}")
     for mix in args.mix or ["busy", "typical"]:
         with tempfile.TemporaryDirectory() as work:
-            if args.baseline:
-                run_mix(mix, Path(work), counts, before, args, bare1, bare, "before", BASELINE["motion"])
-            run_mix(mix, Path(work), counts, detector, args, bare1, bare)
+            for variant in args.variant or ["before", "now"]:
+                run_mix(mix, Path(work), counts, variant, args, bare1, bare)
     print(f"load average after the trials: {os.getloadavg()[0]:.2f}")
 
 
-def run_mix(mix: str, work: Path, counts: list[int], detector: Detector, args: argparse.Namespace,
-            bare1: float, bare: float, label: str = "now", extra: str = "") -> None:
+def run_mix(mix: str, work: Path, counts: list[int], variant: str, args: argparse.Namespace,
+            bare1: float, bare: float) -> None:
     videos, lines = cameras(mix, work, max(counts))
-    mix = f"{mix} ({label})"
+    mix = f"{mix} ({variant})"
     servers: list[RtspServer] = []
     try:
         for i, video in enumerate(videos):
@@ -183,7 +187,7 @@ def run_mix(mix: str, work: Path, counts: list[int], detector: Detector, args: a
               f"{'other CPU':>10}")
         sustained: list[dict[str, float]] = []
         for n in counts:
-            r = trial(n, servers, lines, detector, args.threads, args.seconds, warmup=3.0, extra=extra)
+            r = trial(n, servers, lines, variant, args, warmup=3.0)
             ok = r["drop"] < 0.01 and r["p95"] < 100 and not r["offline"]
             sustained += [r] if ok else []
             print(f"{n:>3} {r['fps']:>14.1f} {100 * r['drop']:>8.2f}% {r['p50']:>7.1f} {r['p95']:>7.1f} "

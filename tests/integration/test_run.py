@@ -179,6 +179,54 @@ def test_rtsp_camera_counts_one_loop_of_the_footage_like_edge_count(
     assert sum(abs(got[ln][d] - clip_counts[ln][d]) for ln in got for d in ("in", "out")) <= 1, (got, clip_counts)
 
 
+def batching_runner(text: str, model_path: Path) -> tuple[Runner, list[int]]:
+    """A Runner built as `edge run` builds it with `[model] batching = "on"`, and the frame count of each call."""
+    runner = Runner(parse_config(text + f'[model]\nmodel_path = "{model_path}"\nbatching = "on"\n'))
+    assert (runner.workers, runner.max_batch) == (1, 8)
+    sizes: list[int] = []
+    batch = runner.detector.batch
+    runner.detector.batch = lambda images: sizes.append(len(images)) or batch(images)  # type: ignore[method-assign]
+    return runner, sizes
+
+
+def test_file_cameras_with_batches_forced_on_count_exactly_like_edge_count(tmp_path, clip, clip_counts, model_path):
+    """Files have their next frame ready whenever asked: the two cameras' frames share calls, deterministically."""
+    db = tmp_path / "b.sqlite"
+    runner, sizes = batching_runner(config_text(db, {"a": str(clip), "b": str(clip)}), model_path)
+    runner.run()
+    assert sizes.count(2) >= CLIP_FRAMES // 2  # (the motion gate holds back some frames of either camera)
+    for cam in ("a", "b"):
+        got = {line: {"in": i, "out": o} for line, i, o in rows(
+            db, "SELECT line, SUM(count_in), SUM(count_out) FROM minute_counts WHERE camera = ? GROUP BY line", cam)}
+        assert got == clip_counts
+
+
+def test_rtsp_cameras_with_batches_forced_on_count_like_edge_count(tmp_path, clip, clip_counts, model_path,
+                                                                   rtsp_factory):
+    """`[model] batching = "on"` on live cameras: every call goes through the batch path; counts as without batches
+    (the test above and `edge count`). Whether two live frames meet in one call depends on the streams' phases."""
+    servers = [rtsp_factory(clip), rtsp_factory(clip)]
+    db = tmp_path / "b.sqlite"
+    runner, sizes = batching_runner(config_text(db, {f"cam{i}": s.url for i, s in enumerate(servers)}), model_path)
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    try:
+        assert wait_for(lambda: all(c.stream.pacer.tick > CLIP_FRAMES + 10 for c in runner.cameras),
+                        2 * CLIP_FRAMES / 10 + 10)
+    finally:
+        runner.stop()
+        thread.join(timeout=15)
+        for s in servers:
+            s.stop()
+    assert not thread.is_alive() and sum(sizes) >= CLIP_FRAMES  # both cameras' frames went through batch calls
+    for cam in ("cam0", "cam1"):
+        got = {line: {"in": 0, "out": 0} for line in clip_counts}
+        for line, direction, n in rows(db, "SELECT line, direction, COUNT(*) FROM crossings WHERE camera = ? AND "
+                                           "frame <= ? GROUP BY line, direction", cam, CLIP_FRAMES):
+            got[line][direction] = n
+        assert sum(abs(got[ln][d] - clip_counts[ln][d]) for ln in got for d in ("in", "out")) <= 1, (cam, got)
+
+
 class Collect(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
