@@ -2,7 +2,7 @@
 `distribute`, their bad input (one line naming the node and the fix, nothing half-distributed), a migration
 applied after distribution, a database in use distributed, a worker stopped while the sync agent delivers,
 prepared transactions left on a worker and recovered, PgBouncer in front of the coordinator, a node added and
-shards rebalanced while a box delivers.
+shards rebalanced while a box delivers, provisioning's registration through the coordinator.
 
 The session's cluster (a coordinator, two workers) is shared with the central suite's "citus" backend; tests
 that stop a worker start it again. A spare node with Citus, in no cluster, is this module's own.
@@ -27,10 +27,12 @@ import pytest
 from psycopg import sql
 
 import sync.central.citus as citus
+from edge.config import BoxConfig
 from edge.errors import Unavailable, UserError
 from edge.store.buffer import Buffer
 from sync.central.citus import Kind, Placement, distribute
 from sync.central.migrate import MIGRATIONS_DIR, migrate, migrations
+from sync.central.registry import box_role_dsn, check_delivery, register
 from tests.central.queries import BY_NAME
 from tests.integration.test_central import run
 from tests.integration.test_sync_faults import (
@@ -463,3 +465,21 @@ def test_a_node_added_and_shards_rebalanced_while_a_box_delivers(delivering, spa
     assert max(during) < 30, f"deliveries paused {max(during):.1f} s"
     print(f"\nrebalance onto a 4th node: {took:.1f} s, {moved} placements moved, {len(during)} delivery steps during "
           f"it; longest gap between deliveries {max(during):.2f} s during, {max(before, default=0):.2f} s before")
+
+
+def test_provisioning_registers_a_box_and_checks_its_role_through_the_coordinator(distributed: str) -> None:
+    """`edge provision --admin-dsn` against a coordinator: the registration upserts (device in a reference table,
+    cameras and lines in the camera group), twice and then with a line moved and one removed; the box's role,
+    whose DSN passes the delivery check."""
+    lines = [{"name": "entrance", "a": [0, 150], "b": [480, 150]}, {"name": "exit", "a": [0, 200], "b": [480, 200]}]
+    config = BoxConfig(device_id="shop9-box1", cameras=[{"name": "door", "source": "rtsp://127.0.0.1/cam",
+                                                         "lines": lines}])
+    register(distributed, config)
+    register(distributed, config)
+    moved = BoxConfig(device_id="shop9-box1", cameras=[{"name": "door", "source": "rtsp://127.0.0.1/cam",
+                                                        "lines": [{**lines[0], "a": [0, 160]}]}])
+    register(distributed, moved)
+    assert rows(distributed, "SELECT camera_id, line_name, y1, is_active FROM counting_lines ORDER BY 2") == [
+        ("shop9-box1/door", "entrance", 160, True), ("shop9-box1/door", "exit", 200, False)]
+    assert rows(distributed, "SELECT device_id FROM devices") == [("shop9-box1",)]
+    check_delivery(box_role_dsn(distributed, "shop9-box1", None), "shop9-box1")
