@@ -54,6 +54,7 @@ bench: setup-test
 bench-central: setup-test
 	$(PY) -m tests.bench.central
 	$(PY) -m tests.bench.daily
+	$(PY) -m tests.bench.central_citus
 
 soak: setup-test
 	$(PY) -m tests.bench.soak --video $(VIDEO)

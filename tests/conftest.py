@@ -15,11 +15,12 @@ import pytest
 
 from models.paths import data_dir
 from tests.support import MissingInput, require
-from tests.support.pg import PgServer, database
+from tests.support.pg import CENTRAL_BACKENDS, CentralBackend, CitusCluster, PgServer, database
 from tests.support.rtsp import RtspServer
 
 PETS = "footage/pets09-s2l1"
-MARKERS = {"pg": {"pg_server", "pg_dsn", "pg_factory"}, "rtsp": {"rtsp_server", "rtsp_factory"}}
+MARKERS = {"pg": {"pg_server", "pg_dsn", "pg_factory", "citus_cluster", "central_backend", "central_dsn",
+                   "central_empty_dsn"}, "rtsp": {"rtsp_server", "rtsp_factory"}}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -79,10 +80,59 @@ def pg_server(pg_factory: Callable[..., PgServer]) -> PgServer:
     return pg_factory()
 
 
+def db_name(request: pytest.FixtureRequest) -> str:
+    """A database name for the test (or module) asking: letters, digits and _ only."""
+    return "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+
+
 @pytest.fixture
 def pg_dsn(pg_server: PgServer, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh, empty database on the session's server, dropped afterwards."""
-    with database(pg_server, "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]) as dsn:
+    with database(pg_server, db_name(request)) as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="session")
+def citus_cluster() -> Iterator[CitusCluster]:
+    """A coordinator and two workers with Citus 13.2 (scripts/system-deps.sh test installs it)."""
+    if not (Path("/usr/share/postgresql/15/extension") / "citus.control").exists():
+        pytest.fail("Citus is not installed: run `sudo scripts/system-deps.sh test` (../shared/tools/citus/install.sh)")
+    cluster = CitusCluster(workers=2)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def central_backend(request: pytest.FixtureRequest) -> Callable[[str], CentralBackend]:
+    """The backend of that name, made when first asked for (the cluster starts only if a Citus test runs)."""
+    backends: dict[str, CentralBackend] = {}
+
+    def get(name: str) -> CentralBackend:
+        if name not in backends:
+            if name == "citus":
+                cluster = request.getfixturevalue("citus_cluster")
+                backends[name] = CentralBackend(name, cluster.nodes, cluster)
+            else:
+                backends[name] = CentralBackend(name, [request.getfixturevalue("pg_server")])
+        return backends[name]
+
+    return get
+
+
+@pytest.fixture(params=CENTRAL_BACKENDS)
+def central_dsn(central_backend: Callable[[str], CentralBackend], request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh central database, migrated (on Citus: and distributed), on each backend; dropped afterwards."""
+    with central_backend(request.param).database(db_name(request), migrated=True) as dsn:
+        yield dsn
+
+
+@pytest.fixture(params=CENTRAL_BACKENDS)
+def central_empty_dsn(central_backend: Callable[[str], CentralBackend],
+                      request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh central database with nothing migrated (on Citus: the extension on every node), on each backend."""
+    with central_backend(request.param).database(db_name(request), migrated=False) as dsn:
         yield dsn
 
 

@@ -36,8 +36,10 @@ _CATALOG = """
     FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type b ON b.oid = t.typbasetype
     WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
 """
+# RETURNING received_at (its DEFAULT now(), the transaction's start), not now(): on a distributed sync_batches
+# Citus refuses "non-IMMUTABLE functions are not allowed in the RETURNING clause".
 _LEDGER = ("INSERT INTO sync_batches (device_id, stream, batch_no, row_count) VALUES (%s, %s, %s, %s) "
-           "ON CONFLICT (device_id, stream, batch_no) DO NOTHING RETURNING now()")
+           "ON CONFLICT (device_id, stream, batch_no) DO NOTHING RETURNING received_at")
 _SKEW = ("INSERT INTO sync_clock_skew (device_id, stream, batch_no, flagged_rows, min_ts, max_ts, box_clock_offset_s) "
          "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING")
 
@@ -168,6 +170,14 @@ def _copy(conn: psycopg.Connection, statement: sql.Composed, encoder: RowEncoder
     copy_pieces(conn, statement, encoder.payload(chunks))
 
 
+def _copy_refused(e: BaseException) -> bool:
+    """The COPY route was refused by its rows: a data error, or on Citus any COPY error with SQLSTATE XX000.
+    Citus 13.2 reports a shard's COPY error (a duplicate key, a CHECK) as internal_error, the shard's code lost,
+    so the staging route is tried: its INSERT ... ON CONFLICT keeps the shard's code, which tells data errors
+    (dead letters) from the rest (raised)."""
+    return is_data_error(e) or (isinstance(e, psycopg.Error) and e.sqlstate == "XX000")
+
+
 def _staged(conn: psycopg.Connection, target: Target, rows: list[tuple]) -> DeadRows:
     """Staging + INSERT ... ON CONFLICT; on a data error, bisect (each half in a savepoint) to the bad rows."""
     conn.execute(target.stage)
@@ -210,7 +220,7 @@ def deliver(conn: psycopg.Connection, target: Target, ledger: tuple[str, str, in
                 with conn.transaction():
                     _copy(conn, target.copy, target.encoder, skew.watch(read()))
             except (psycopg.Error, EncodeError) as e:
-                if not is_data_error(e):
+                if not _copy_refused(e):
                     raise
                 route = Route.STAGING
         if route != Route.COPY:

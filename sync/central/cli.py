@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from edge.cli_errors import one_line_errors
+from edge.errors import UserError
 
 central_app = typer.Typer(help="Central PostgreSQL: migrate, maintain partitions, refresh summaries, raise alerts, "
                                "list the fleet.", no_args_is_help=True)
@@ -16,14 +17,53 @@ DsnOpt = Annotated[str, typer.Option("--dsn", envvar="EDGE_CENTRAL_DSN", show_en
                                      help="central PostgreSQL DSN (an administrator role)")]
 
 
+WorkersOpt = Annotated[Optional[list[str]], typer.Option(
+    "--worker", help="Citus worker HOST:PORT to add to the cluster first (repeatable; each needs the database and "
+                     "CREATE EXTENSION citus in it)")]
+
+
 @central_app.command()
-def migrate(dsn: DsnOpt) -> None:
-    """Apply the schema migrations not applied yet (each in a transaction; re-running is a no-op)."""
+def migrate(
+    dsn: DsnOpt,
+    citus: Annotated[bool, typer.Option("--citus", help="then distribute the schema on the Citus cluster whose "
+                                                        "coordinator DSN is given (see `distribute`)")] = False,
+    worker: WorkersOpt = None,
+) -> None:
+    """Apply the schema migrations not applied yet (each in a transaction; re-running is a no-op). On a distributed
+    database, what they add is distributed too."""
+    from sync.central.citus import distribute, is_distributed
     from sync.central.migrate import migrate as run
+    from sync.connect import connect
 
     with one_line_errors():
+        if worker and not citus:
+            raise UserError("--worker needs --citus (or use `edge central distribute --worker`)")
         applied = run(dsn)
-    typer.echo("\n".join(f"applied {name}" for name in applied) if applied else "schema up to date")
+        typer.echo("\n".join(f"applied {name}" for name in applied) if applied else "schema up to date")
+        if not citus and applied:
+            with connect(dsn) as conn:
+                citus = is_distributed(conn)
+        if citus:
+            for line in distribute(dsn, tuple(worker or ())).lines():
+                typer.echo(line)
+
+
+@central_app.command()
+def distribute(
+    dsn: DsnOpt,
+    worker: WorkersOpt = None,
+    shard_count: Annotated[Optional[int], typer.Option(
+        help="shards per co-location group when it is created (default: the coordinator's citus.shard_count; "
+             "docs/central.md has how to choose)")] = None,
+) -> None:
+    """Distribute the migrated central database on its Citus cluster (the DSN is the coordinator's). Idempotent,
+    one transaction: a failure leaves nothing half-distributed. Run it again after adding a node (--worker)."""
+    from sync.central.citus import distribute as run
+
+    with one_line_errors():
+        report = run(dsn, tuple(worker or ()), shard_count)
+    for line in report.lines():
+        typer.echo(line)
 
 
 @central_app.command()

@@ -150,7 +150,10 @@ def _create(conn: psycopg.Connection, table: _Table, lo: datetime, hi: datetime)
     parent, key = sql.Identifier(table.name), sql.Identifier(table.key)
     with conn.transaction():
         conn.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
-        conn.execute(sql.SQL("CREATE TEMP TABLE partition_moving (LIKE {}) ON COMMIT DROP").format(parent))
+        # INCLUDING GENERATED: the rows move without their generated columns (device_id of the camera tables),
+        # which a plain LIKE would copy as ordinary NOT NULL columns left without a value.
+        conn.execute(sql.SQL("CREATE TEMP TABLE partition_moving (LIKE {} INCLUDING GENERATED) ON COMMIT DROP"
+                             ).format(parent))
         conn.execute(sql.SQL("WITH d AS (DELETE FROM {} WHERE {} >= %s AND {} < %s RETURNING {}) "
                              "INSERT INTO partition_moving ({}) SELECT * FROM d").format(
             sql.Identifier(table.default), key, key, cols, cols), (lo, hi))

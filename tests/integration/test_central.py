@@ -16,6 +16,7 @@ from edge.errors import EdgeError
 from sync.central.migrate import MIGRATIONS_DIR, migrate, migrations
 from sync.central.partitions import maintain
 from sync.central.summaries import refresh
+from tests.support.pg import unshard
 
 NOW = datetime.now(UTC)
 
@@ -32,7 +33,8 @@ def assert_one_line_error(r, message: str) -> None:
 
 
 def partition_of(conn: psycopg.Connection, table: str, where: str) -> list[str]:
-    return [r[0] for r in conn.execute(f"SELECT tableoid::regclass::text FROM {table} WHERE {where}")]
+    """The partitions holding the rows (on Citus tableoid names a shard of the partition)."""
+    return [unshard(r[0]) for r in conn.execute(f"SELECT tableoid::regclass::text FROM {table} WHERE {where}")]
 
 
 def event(conn: psycopg.Connection, ts: datetime, camera: str = "shop12-box1/door") -> None:
@@ -41,14 +43,14 @@ def event(conn: psycopg.Connection, ts: datetime, camera: str = "shop12-box1/doo
                  "'entry', 'in', 7, %s, 42, 0.9, 'yolox_nano')", (camera, camera, ts))
 
 
-def test_migrate_on_empty_database_then_no_op(pg_dsn: str) -> None:
-    r = run("migrate", "--dsn", pg_dsn)
+def test_migrate_on_empty_database_then_no_op(central_empty_dsn: str) -> None:
+    r = run("migrate", "--dsn", central_empty_dsn)
     assert r.exit_code == 0, r.output
     assert "applied 0001_central_schema" in r.output and "applied 0002_summaries" in r.output
-    assert migrate(pg_dsn) == []
-    r = run("migrate", "--dsn", pg_dsn)
+    assert migrate(central_empty_dsn) == []
+    r = run("migrate", "--dsn", central_empty_dsn)
     assert r.exit_code == 0 and r.output.strip() == "schema up to date"
-    with psycopg.connect(pg_dsn) as conn:
+    with psycopg.connect(central_empty_dsn) as conn:
         recorded = [v for (v,) in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
         kinds = dict(conn.execute("SELECT relname, relkind FROM pg_class WHERE relname IN "
                                   "('counting_events', 'camera_events', 'daily_analytics_summary')").fetchall())
@@ -56,29 +58,28 @@ def test_migrate_on_empty_database_then_no_op(pg_dsn: str) -> None:
     assert kinds == {"counting_events": "p", "camera_events": "p", "daily_analytics_summary": "r"}
 
 
-def test_migration_changed_after_apply_is_refused(pg_dsn: str, tmp_path: Path) -> None:
+def test_migration_changed_after_apply_is_refused(central_empty_dsn: str, tmp_path: Path) -> None:
     shutil.copytree(MIGRATIONS_DIR, tmp_path / "m")
-    migrate(pg_dsn, tmp_path / "m")
+    migrate(central_empty_dsn, tmp_path / "m")
     with open(tmp_path / "m" / "0002_summaries.sql", "a") as f:
         f.write("\n-- edited\n")
     with pytest.raises(EdgeError, match="0002_summaries changed after it was applied"):
-        migrate(pg_dsn, tmp_path / "m")
+        migrate(central_empty_dsn, tmp_path / "m")
 
 
-def test_failed_migration_is_rolled_back_whole(pg_dsn: str, tmp_path: Path) -> None:
+def test_failed_migration_is_rolled_back_whole(central_empty_dsn: str, tmp_path: Path) -> None:
     (tmp_path / "0001_ok.sql").write_text("CREATE TABLE a (x int);")
     (tmp_path / "0002_bad.sql").write_text("CREATE TABLE b (x int);\nINSERT INTO b VALUES ('not a number');")
     with pytest.raises(EdgeError, match="migration 0002_bad failed \\(rolled back\\): invalid input syntax"):
-        migrate(pg_dsn, tmp_path)
-    with psycopg.connect(pg_dsn) as conn:
+        migrate(central_empty_dsn, tmp_path)
+    with psycopg.connect(central_empty_dsn) as conn:
         assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [("0001",)]
         assert conn.execute("SELECT to_regclass('b')").fetchone() == (None,)
 
 
-def test_rows_land_in_their_partitions_and_strays_in_default(pg_dsn: str) -> None:
-    migrate(pg_dsn)
-    maintain(pg_dsn)
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+def test_rows_land_in_their_partitions_and_strays_in_default(central_dsn: str) -> None:
+    maintain(central_dsn)
+    with psycopg.connect(central_dsn, autocommit=True) as conn:
         event(conn, NOW)
         event(conn, NOW + timedelta(days=400))  # a box clock a year off
         event(conn, NOW - timedelta(days=3650))
@@ -92,41 +93,39 @@ def test_rows_land_in_their_partitions_and_strays_in_default(pg_dsn: str) -> Non
         assert partition_of(conn, "counting_results", "true") == [f"counting_results_p{NOW:%Y%m}"]
         assert partition_of(conn, "box_health", "true") == [f"box_health_p{NOW:%Y%m%d}"]
         assert conn.execute("SELECT device_id FROM counting_results").fetchone() == ("shop12-box1",)
-    report = maintain(pg_dsn)
+    report = maintain(central_dsn)
     assert [(d.table, d.rows) for d in report.default_rows] == [("counting_events", 2)]
-    r = run("maintain", "--dsn", pg_dsn)
+    r = run("maintain", "--dsn", central_dsn)
     assert r.exit_code == 0
     assert "warning: 2 rows of counting_events in its DEFAULT partition" in r.stderr
 
 
-def test_maintenance_creates_ahead_moves_parked_rows_and_retires(pg_dsn: str) -> None:
-    migrate(pg_dsn)
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+def test_maintenance_creates_ahead_moves_parked_rows_and_retires(central_dsn: str) -> None:
+    with psycopg.connect(central_dsn, autocommit=True) as conn:
         event(conn, NOW - timedelta(days=2))  # before any partition exists: parked in DEFAULT
-    report = maintain(pg_dsn, ahead_days=3)
+    report = maintain(central_dsn, ahead_days=3)
     days = [f"counting_events_p{NOW + timedelta(days=d):%Y%m%d}" for d in (-2, 0, 1, 2, 3)]
     assert set(days) <= set(report.created)
     assert report.default_rows == []
-    assert maintain(pg_dsn, ahead_days=3).created == []
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+    assert maintain(central_dsn, ahead_days=3).created == []
+    with psycopg.connect(central_dsn, autocommit=True) as conn:
         assert partition_of(conn, "counting_events", "true") == [days[0]]
-    report = maintain(pg_dsn, ahead_days=3, retention_days=1)
+    report = maintain(central_dsn, ahead_days=3, retention_days=1)
     assert days[0] in report.dropped
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+    with psycopg.connect(central_dsn, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM counting_events").fetchone()[0] == 0
         assert conn.execute("SELECT to_regclass(%s)", (days[0],)).fetchone()[0] is None
-    backfilled = maintain(pg_dsn, backfill_days=40).created
+    backfilled = maintain(central_dsn, backfill_days=40).created
     assert f"counting_events_p{NOW - timedelta(days=40):%Y%m%d}" in backfilled
     assert f"stream_quality_metrics_p{NOW - timedelta(days=31):%Y%m%d}" not in backfilled  # retention 30
 
 
-def test_health_reports_feed_latest_status_and_time_series(pg_dsn: str) -> None:
-    migrate(pg_dsn)
-    maintain(pg_dsn)
+def test_health_reports_feed_latest_status_and_time_series(central_dsn: str) -> None:
+    maintain(central_dsn)
     t0 = NOW.replace(microsecond=0)
     reports = [(t0, "online", 10.0, 9.9, 0.01), (t0 + timedelta(seconds=30), "degraded", 10.0, 6.5, 0.35),
                (t0 - timedelta(seconds=30), "online", 10.0, 9.9, 0.0)]  # late, older report
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+    with psycopg.connect(central_dsn, autocommit=True) as conn:
         for _ in range(2):  # the second round is a re-delivery
             with conn.cursor().copy("COPY camera_health (camera_id, health_ts, status, fps_in, fps_processed, "
                                     "drop_rate) FROM STDIN") as copy:
@@ -143,10 +142,9 @@ def test_health_reports_feed_latest_status_and_time_series(pg_dsn: str) -> None:
     assert changes == ["new -> online", "online -> degraded"]
 
 
-def test_check_camera_performance(pg_dsn: str) -> None:
-    migrate(pg_dsn)
-    maintain(pg_dsn)
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+def test_check_camera_performance(central_dsn: str) -> None:
+    maintain(central_dsn)
+    with psycopg.connect(central_dsn, autocommit=True) as conn:
         conn.execute("INSERT INTO devices (device_id) VALUES ('shop12-box1')")
         conn.execute("INSERT INTO camera_configurations (camera_id, device_id, camera_name) VALUES "
                      "('shop12-box1/door', 'shop12-box1', 'door'), ('shop12-box1/till', 'shop12-box1', 'till')")
@@ -157,15 +155,14 @@ def test_check_camera_performance(pg_dsn: str) -> None:
                       ("shop12-box1/door", "low_fps"), ("shop12-box1/till", "no_heartbeat")}
 
 
-def test_concurrent_refresh_does_not_block_readers(pg_dsn: str) -> None:
-    migrate(pg_dsn)
-    maintain(pg_dsn)
-    with psycopg.connect(pg_dsn, autocommit=True) as conn, psycopg.connect(pg_dsn) as reader:
+def test_concurrent_refresh_does_not_block_readers(central_dsn: str) -> None:
+    maintain(central_dsn)
+    with psycopg.connect(central_dsn, autocommit=True) as conn, psycopg.connect(central_dsn) as reader:
         conn.execute("INSERT INTO counting_results (camera_id, line_name, result_timestamp, count_in, count_out) "
                      "VALUES ('shop12-box1/door', 'entry', date_trunc('minute', now()), 3, 1)")
         assert reader.execute("SELECT count(*) FROM realtime_counting_summary").fetchone()[0] == 0  # tx open
         done = threading.Event()
-        worker = threading.Thread(target=lambda: (refresh(pg_dsn), done.set()))
+        worker = threading.Thread(target=lambda: (refresh(central_dsn), done.set()))
         worker.start()
         assert done.wait(20), "REFRESH ... CONCURRENTLY waited for a reader"
         worker.join()
@@ -183,17 +180,29 @@ def test_bad_dsn_is_one_line_without_password(command: str, dsn: str) -> None:
     assert_one_line_error(run(command, "--dsn", dsn), "cannot connect to the central database: ")
 
 
-def test_box_role_reports_health_of_its_own_cameras_only(pg_dsn: str) -> None:
-    migrate(pg_dsn)
-    maintain(pg_dsn)
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+def test_box_role_reports_health_of_its_own_cameras_only(central_dsn: str) -> None:
+    maintain(central_dsn)
+    with psycopg.connect(central_dsn, autocommit=True) as conn:
         role = conn.execute("SELECT sync_device_role('shop12-box1')").fetchone()[0]
-    box_dsn = psycopg.conninfo.make_conninfo(pg_dsn, user=role)
+    box_dsn = psycopg.conninfo.make_conninfo(central_dsn, user=role)
     report = "INSERT INTO camera_health (camera_id, health_ts, status, fps_in, fps_processed, drop_rate) " \
              "VALUES (%s, now(), 'online', 10, 9.9, 0.01)"
     with psycopg.connect(box_dsn, autocommit=True) as box:
         box.execute(report, ("shop12-box1/door",))
         with pytest.raises(psycopg.errors.CheckViolation, match="not a camera of box_shop12-box1"):
             box.execute(report, ("shop13-box1/door",))
-    with psycopg.connect(pg_dsn) as conn:
+    with psycopg.connect(central_dsn) as conn:
         assert conn.execute("SELECT camera_id FROM camera_health").fetchall() == [("shop12-box1/door",)]
+
+
+def test_parked_rows_of_tables_with_generated_columns_move_too(central_dsn: str) -> None:
+    """counting_results (generated device_id) rows parked in DEFAULT inside the retention get their month's
+    partition: moved without their generated column, which is computed again on the way in."""
+    with psycopg.connect(central_dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO counting_results (camera_id, line_name, result_timestamp, count_in) "
+                     "VALUES ('shop12-box1/door', 'entry', date_trunc('minute', now()) - interval '40 days', 1)")
+    month = NOW - timedelta(days=40)
+    assert f"counting_results_p{month:%Y%m}" in maintain(central_dsn).created
+    with psycopg.connect(central_dsn, autocommit=True) as conn:
+        assert partition_of(conn, "counting_results", "true") == [f"counting_results_p{month:%Y%m}"]
+        assert conn.execute("SELECT device_id FROM counting_results").fetchone() == ("shop12-box1",)

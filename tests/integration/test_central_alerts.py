@@ -14,10 +14,10 @@ import pytest
 from psycopg import sql
 
 from sync.central.alerts import OPEN_ALERTS, raise_alerts
-from sync.central.migrate import migrate
 from sync.streams import CAMERA_HEALTH
 from tests.integration.test_central import assert_one_line_error, run
 from tests.integration.test_central_plans import uses_index
+from tests.support.pg import seqscan_off
 from tests.support.sync import box_dsn
 
 pytestmark = pytest.mark.pg
@@ -30,14 +30,13 @@ COPY_HEALTH = sql.SQL("COPY camera_health ({}) FROM STDIN").format(  # the colum
 
 
 @pytest.fixture
-def central(pg_dsn: str) -> str:
+def central(central_dsn: str) -> str:
     """A migrated database with the device and its two active cameras registered."""
-    migrate(pg_dsn)
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+    with psycopg.connect(central_dsn, autocommit=True) as conn:
         conn.execute("INSERT INTO devices (device_id) VALUES (%s)", (DEVICE,))
         conn.execute("INSERT INTO camera_configurations (camera_id, device_id, camera_name) VALUES "
                      "(%s, %s, 'door'), (%s, %s, 'till')", (DOOR, DEVICE, TILL, DEVICE))
-    return pg_dsn
+    return central_dsn
 
 
 @pytest.fixture
@@ -135,12 +134,16 @@ def test_inbox_and_searches_use_their_indexes(central) -> None:
                      "SELECT %s, 'type' || i, 'warning', %s || ': type' || i, i %% 2 = 0 FROM generate_series(1, 20) i",
                      (DOOR, DOOR))
         conn.execute("ANALYZE alerts")
-        conn.execute("SET enable_seqscan = off")  # a table this small would be read whole otherwise
+        seqscan_off(conn)  # a table this small would be read whole otherwise
 
         def plan(query: str) -> str:
             return "\n".join(r[0] for r in conn.execute("EXPLAIN " + query))
 
-        assert uses_index(plan(OPEN_ALERTS), "idx_alerts_unresolved")
+        inbox = plan(OPEN_ALERTS)
+        # On Citus the coordinator sorts the shards' rows (the ORDER BY is not pushed down), so a shard may read
+        # its open alerts through either partial index WHERE NOT is_resolved.
+        assert uses_index(inbox, "idx_alerts_unresolved") or (
+            "Custom Scan (Citus" in inbox and uses_index(inbox, "idx_alerts_open_camera_type"))
         assert uses_index(plan("SELECT alert_id FROM alerts "
                                "WHERE to_tsvector('english', title) @@ plainto_tsquery('english', 'type3')"),
                           "idx_alerts_title_search")

@@ -1,9 +1,11 @@
-"""Citus-readiness of the central schema, checked on the real migrated catalog (Citus itself is not installed).
+"""Citus-readiness of the central schema, checked on the migrated catalog of one server: fast, and each failure
+names the rule (the central suite also runs on a real cluster: tests/integration/test_central_citus_cluster.py
+and the "citus" backend of central_dsn).
 
-CITUS is the one place that decides what each table of schema public becomes on Citus. The tests hold the
-catalog to the rules Citus enforces when it distributes a table (create_distributed_table,
-create_reference_table, foreign keys, triggers on shards) and to docs/central.md "Scale-out on Citus", so a
-migration that adds a table, key or trigger Citus would refuse fails here, naming the object and the rule.
+sync.central.citus.PLAN is the one place that decides what each table of schema public becomes on Citus (CITUS
+here is derived from it). The tests hold the catalog to the rules Citus enforces when it distributes a table
+(create_distributed_table, create_reference_table, foreign keys, triggers on shards), so a migration that adds a
+table, key or trigger Citus would refuse fails here, naming the object and the rule.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Literal
 import psycopg
 import pytest
 
-from models.paths import REPO_ROOT
+from sync.central.citus import CAMERA_ANCHOR, PLAN, Kind
 from tests.support.sync import migrate_central
 
 pytestmark = pytest.mark.pg
@@ -27,39 +29,19 @@ Decision = Literal["reference", "local"] | Distributed
 CAMERA: Distributed = ("distributed", "camera_id", "camera")
 DEVICE: Distributed = ("distributed", "device_id", "device")
 
-# Every table of schema public (partitioned parents, not their partitions; materialized views too).
+# Every table of schema public (partitioned parents, not their partitions; materialized views too): PLAN's
+# decision, a co-location group named after its anchor's key.
 CITUS: dict[str, Decision] = {
-    "tenants": "reference",
-    "devices": "reference",
-    "camera_configurations": CAMERA,
-    "counting_lines": CAMERA,
-    "counting_line_versions": CAMERA,
-    "alerts": CAMERA,
-    "camera_health": CAMERA,
-    "counting_events": CAMERA,
-    "counting_results": CAMERA,
-    "stream_quality_metrics": CAMERA,
-    "camera_performance_metrics": CAMERA,
-    "camera_events": CAMERA,
-    "box_health": DEVICE,
-    "sync_batches": DEVICE,
-    "sync_clock_skew": DEVICE,
-    "box_alerts": DEVICE,
-    "partition_policy": "local",
-    "schema_migrations": "local",
-    "realtime_counting_summary": "local",
-    "daily_analytics_summary": CAMERA,
-    "daily_summary_queue": CAMERA,
+    p.table: (CAMERA if (p.colocate_with or p.table) == CAMERA_ANCHOR else DEVICE) if p.kind == Kind.DISTRIBUTED
+    else ("reference" if p.kind == Kind.REFERENCE else "local")
+    for p in PLAN
 }
 
 # (table, trigger) of every trigger on a Citus table: each runs on every shard, and only with
-# citus.enable_unsafe_triggers (docs step 2), so a new one needs a decision here and in the docs.
+# citus.enable_unsafe_triggers (sync/central/citus.py, migrate.py), so a new one needs a decision here.
 TRIGGERS_ON_CITUS_TABLES = {("camera_health", "camera_health_ingest"), ("counting_results", "counting_results_daily"),
                             ("counting_results", "counting_results_daily_change"),
                             ("counting_line_versions", "counting_line_versions_apply")}
-
-DOCS = REPO_ROOT / "docs" / "central.md"
-DOCS_SECTION = "## Scale-out on Citus"
 
 
 def is_citus(decision: Decision) -> bool:
@@ -323,7 +305,7 @@ def reached_functions(cat: Catalog, start: str) -> list[str]:
 
 def undocumented_or_remote_triggers(cat: Catalog) -> list[str]:
     """A trigger on a Citus table runs on the shard of its row: it must be a documented decision, row-level,
-    and use only tables of its own co-location group (as docs step 2 claims of camera_health's)."""
+    and use only tables of its own co-location group (what allows citus.enable_unsafe_triggers for them)."""
     found = {(table, trigger) for table, trigger, _, _ in citus_triggers(cat)}
     bad = ([f"{t}.{g}: not in TRIGGERS_ON_CITUS_TABLES" for t, g in found - TRIGGERS_ON_CITUS_TABLES]
            + [f"{t}.{g}: in TRIGGERS_ON_CITUS_TABLES but absent" for t, g in TRIGGERS_ON_CITUS_TABLES - found])
@@ -365,74 +347,6 @@ def row_passed_as_table_type(cat: Catalog) -> list[str]:
             if arg.upper() in ("NEW", "OLD")]
 
 
-# -- docs/central.md says the same ---------------------------------------------------------------------------
-
-def docs_section() -> str:
-    text = DOCS.read_text()
-    start = text.index(DOCS_SECTION)
-    end = text.find("\n## ", start + 1)
-    return text[start:] if end < 0 else text[start:end]
-
-
-def docs_decisions(section: str) -> tuple[dict[str, Decision], list[str]]:
-    """Decisions made by the create_reference_table / create_distributed_table calls of the docs, in call order
-    (a co-location group is named by the table that starts it, 'default' for Citus' default group), and the
-    calls Citus would refuse."""
-    decisions: dict[str, Decision] = {}
-    problems = []
-    for m in re.finditer(r"create_reference_table\('(\w+)'\)|create_distributed_table\('(\w+)',\s*'(\w+)'"
-                         r"(?:,\s*colocate_with\s*=>\s*'(\w+)')?\)", section):
-        ref, table, col, colocate = m.groups()
-        if ref:
-            decisions[ref] = "reference"
-        elif colocate in (None, "default", "none"):
-            decisions[table] = ("distributed", col, table if colocate == "none" else "default")
-        elif group(decisions.get(colocate, "local")) is None:
-            problems.append(f"{table}: colocate_with => '{colocate}' before {colocate} is distributed")
-        else:
-            decisions[table] = ("distributed", col, group(decisions[colocate]))
-    return decisions, problems
-
-
-def groups(decisions: dict[str, Decision]) -> set[frozenset[str]]:
-    """The co-location groups as sets of tables, whatever their names."""
-    by_group: dict[str, set[str]] = {}
-    for table, d in decisions.items():
-        if (g := group(d)) is not None:
-            by_group.setdefault(g, set()).add(table)
-    return {frozenset(tables) for tables in by_group.values()}
-
-
-def docs_mismatches(cat: Catalog) -> list[str]:
-    """The docs' steps make the reference tables, distribution columns and co-location groups of CITUS, each
-    table after those it refers to; drop first the materialized views reading Citus tables; name every local
-    table; turn on unsafe triggers if a Citus table has triggers."""
-    section = docs_section()
-    docs, bad = docs_decisions(section)
-    ours = {t: d for t, d in CITUS.items() if is_citus(d)}
-    for t in sorted(set(ours) | set(docs)):
-        d, o = docs.get(t, "local"), ours.get(t, "local")
-        if (d == "reference") != (o == "reference") or dist_column(d) != dist_column(o):
-            bad.append(f"{t}: the docs make it {d}, CITUS {o}")
-    if groups(docs) != groups(ours):
-        bad.append(f"co-location groups: docs {sorted(map(sorted, groups(docs)))}, "
-                   f"CITUS {sorted(map(sorted, groups(ours)))}")
-    order = list(docs)
-    for fk in cat.foreign_keys:
-        src, dst = cat.root.get(fk.table, fk.table), cat.root.get(fk.ref_table, fk.ref_table)
-        if src != dst and src in docs and dst in docs and order.index(dst) > order.index(src):
-            bad.append(f"{fk.name}: the docs distribute {src} before {dst}, which it refers to")
-    drop = re.search(r"DROP MATERIALIZED VIEW ([\w,\s]+);", section)
-    dropped = set(re.findall(r"\w+", drop.group(1))) if drop else set()
-    bad += [f"materialized view {v} reads {t}, the docs do not drop it first" for v, t in sorted(cat.view_reads)
-            if cat.tables.get(v) == "m" and is_citus(cat.decision(t)) and v not in dropped]
-    bad += [f"local table {t} is not named" for t, d in CITUS.items()
-            if d == "local" and not re.search(rf"\b{t}\b", section)]
-    if citus_triggers(cat) and "SET citus.enable_unsafe_triggers = on" not in section:
-        bad.append("triggers on Citus tables, but no step sets citus.enable_unsafe_triggers")
-    return bad
-
-
 RULES: dict[str, Callable[[Catalog], list[str]]] = {
     "every table of schema public has a Citus decision (reference, distributed, local)": unclassified,
     "every PRIMARY KEY / UNIQUE / unique index / EXCLUDE of a distributed table contains its distribution "
@@ -444,7 +358,6 @@ RULES: dict[str, Callable[[Catalog], list[str]]] = {
     "identity columns, partitioning, inheritance and policies that Citus takes": other_limits,
     "triggers on Citus tables are documented, row-level and touch co-located tables only":
         undocumented_or_remote_triggers,
-    f"docs/central.md '{DOCS_SECTION}' matches CITUS": docs_mismatches,
 }
 ROW_TYPES = "triggers on Citus tables do not pass NEW/OLD where a table's row type is declared"
 
@@ -515,7 +428,6 @@ EXPECTED = {
                                       "alerts_audit on alerts: statement-level",
                                       "alerts_audit on alerts: alert_note() uses partition_policy (local)"],
     row_passed_as_table_type: ["alerts_audit on alerts: alerts_audit() passes new to alert_note(alerts)"],
-    docs_mismatches: ["materialized view alert_counts reads alerts, the docs do not drop it first"],
 }
 
 

@@ -18,6 +18,7 @@ from sync.central.migrate import MIGRATIONS_DIR, migrate
 from sync.central.summaries import refresh
 from tests.central.oracles import FULL_AGGREGATE
 from tests.integration.test_central import assert_one_line_error, run
+from tests.support.pg import unshard
 
 pytestmark = pytest.mark.pg
 
@@ -46,9 +47,8 @@ def summary_matches_oracle(conn: psycopg.Connection) -> bool:
 
 
 @pytest.fixture
-def central(pg_dsn: str) -> psycopg.Connection:
-    migrate(pg_dsn)
-    with psycopg.connect(pg_dsn, autocommit=True, options="-c TimeZone=UTC") as conn:
+def central(central_dsn: str) -> psycopg.Connection:
+    with psycopg.connect(central_dsn, autocommit=True, options="-c TimeZone=UTC") as conn:
         conn.execute("INSERT INTO devices (device_id) VALUES ('mall-box1')")
         conn.execute("INSERT INTO camera_configurations (camera_id, device_id, camera_name, timezone) "
                      "VALUES (%s, 'mall-box1', 'door', 'America/New_York')", (CAMERA,))
@@ -93,9 +93,9 @@ def test_deleted_minutes_leave_the_summary(central: psycopg.Connection) -> None:
     assert len(central.execute(SUMMARY).fetchall()) == 1
 
 
-def test_a_delivery_open_during_a_refresh_is_taken_by_the_next(central: psycopg.Connection, pg_dsn: str) -> None:
+def test_a_delivery_open_during_a_refresh_is_taken_by_the_next(central: psycopg.Connection, central_dsn: str) -> None:
     minute(central, "2026-11-20 15:00Z", 2, 0)
-    with psycopg.connect(pg_dsn) as delivery:  # a sync batch: its transaction stays open across the refresh
+    with psycopg.connect(central_dsn) as delivery:  # a sync batch: its transaction stays open across the refresh
         minute(delivery, "2026-11-20 15:05Z", 3, 0)
         minute(delivery, "2026-11-20 15:00Z", 6, 0)  # corrects a minute the refresh is about to read
         assert refreshed(central) == 1
@@ -107,13 +107,13 @@ def test_a_delivery_open_during_a_refresh_is_taken_by_the_next(central: psycopg.
 
 
 def test_rebuild_follows_a_time_zone_change_and_days_outlive_dropped_partitions(
-        central: psycopg.Connection, pg_dsn: str) -> None:
+        central: psycopg.Connection, central_dsn: str) -> None:
     minute(central, "2026-11-20 03:30Z", 4, 1)
     minute(central, "2026-11-20 15:00Z", 2, 2)
-    refresh(pg_dsn, ("daily_analytics_summary",))
+    refresh(central_dsn, ("daily_analytics_summary",))
     central.execute("UPDATE camera_configurations SET timezone = 'Asia/Tokyo' WHERE camera_id = %s", (CAMERA,))
     assert not summary_matches_oracle(central)  # the days were New York's
-    r = run("refresh", "--dsn", pg_dsn, "--rebuild", "daily_analytics_summary")
+    r = run("refresh", "--dsn", central_dsn, "--rebuild", "daily_analytics_summary")
     assert r.exit_code == 0 and r.stdout.startswith("refreshed daily_analytics_summary in ")
     rows = central.execute(SUMMARY).fetchall()
     # In Tokyo the minutes fall on the 20th (12:30) and the 21st (00:00); New York's 19th is gone.
@@ -121,7 +121,7 @@ def test_rebuild_follows_a_time_zone_change_and_days_outlive_dropped_partitions(
     assert [(r[1].isoformat(), r[2]) for r in rows] == [("2026-11-20", 4), ("2026-11-21", 2)]
 
     # Retention drops whole partitions (no trigger fires): the day stays in the summary.
-    part = central.execute("SELECT tableoid::regclass::text FROM counting_results LIMIT 1").fetchone()[0]
+    part = unshard(central.execute("SELECT tableoid::regclass::text FROM counting_results LIMIT 1").fetchone()[0])
     central.execute(f"ALTER TABLE counting_results DETACH PARTITION {part}")
     central.execute(f"DROP TABLE {part}")
     if part.endswith("_default"):
@@ -129,8 +129,8 @@ def test_rebuild_follows_a_time_zone_change_and_days_outlive_dropped_partitions(
     assert refreshed(central) == 0 and central.execute(SUMMARY).fetchall() == rows
 
 
-def test_refresh_refuses_repeatable_read(central: psycopg.Connection, pg_dsn: str) -> None:
-    with psycopg.connect(pg_dsn) as conn:
+def test_refresh_refuses_repeatable_read(central: psycopg.Connection, central_dsn: str) -> None:
+    with psycopg.connect(central_dsn) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         with pytest.raises(psycopg.errors.RaiseException, match="needs READ COMMITTED"):
             refreshed(conn)
@@ -138,7 +138,7 @@ def test_refresh_refuses_repeatable_read(central: psycopg.Connection, pg_dsn: st
 
 def test_upgrade_from_the_materialized_view_carries_its_days_and_recomputes_them(pg_dsn: str, tmp_path: Path) -> None:
     before = tmp_path / "before"
-    shutil.copytree(MIGRATIONS_DIR, before, ignore=shutil.ignore_patterns("0006_*", "0103_*"))
+    shutil.copytree(MIGRATIONS_DIR, before, ignore=shutil.ignore_patterns("0006_*", "0008_*", "0103_*"))
     migrate(pg_dsn, before)
     with psycopg.connect(pg_dsn, autocommit=True, options="-c TimeZone=UTC") as conn:
         minute(conn, "2026-11-20 15:00Z", 2, 2)
@@ -148,7 +148,7 @@ def test_upgrade_from_the_materialized_view_carries_its_days_and_recomputes_them
         minute(conn, "2026-11-21 09:00Z", 3, 0, camera="mall-box2/till")
         carried = conn.execute(SUMMARY).fetchall()
 
-        assert [m.split("_")[0] for m in migrate(pg_dsn)] == ["0006", "0103"]
+        assert [m.split("_")[0] for m in migrate(pg_dsn)] == ["0006", "0008", "0103"]
         assert conn.execute(SUMMARY).fetchall() == carried  # served until the first refresh
         assert conn.execute("SELECT camera_id, minute FROM daily_summary_queue ORDER BY 1").fetchall() == [
             (CAMERA, None), ("mall-box2/till", None)]

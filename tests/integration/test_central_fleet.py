@@ -4,7 +4,8 @@ first; the latest-report lookup's plan; `edge central fleet` text, JSON, empty f
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,11 +16,11 @@ from edge.records import BoxHealth, now_us
 from edge.store.buffer import Buffer
 from edge.store.outbox import Outbox
 from sync.central.alerts import raise_alerts
-from sync.central.fleet import EMPTY, FLEET, HEADER, Box, Cameras, fleet
-from sync.central.migrate import migrate
+from sync.central.citus import is_distributed
+from sync.central.fleet import EMPTY, FLEET, FLEET_CITUS, HEADER, Box, Cameras, fleet
 from sync.central.partitions import maintain
 from tests.integration.test_central import assert_one_line_error, run
-from tests.support.pg import PgServer, database
+from tests.support.pg import CENTRAL_BACKENDS, CentralBackend, unshard
 from tests.support.sync import box_dsn, camera_health, drain
 
 pytestmark = pytest.mark.pg
@@ -51,23 +52,28 @@ def deliver(central: str, tmp_path: Path, device: str, cameras: dict[str, str], 
 
 
 def go_quiet(conn: psycopg.Connection, device: str, ago: timedelta) -> None:
-    """Everything central has of the box happened `ago` earlier: it has been quiet since."""
-    for table, columns in [
-        ("box_health", ("health_ts", "received_at")),
-        ("sync_batches", ("received_at",)),
-        ("camera_health", ("health_ts", "last_heartbeat")),
+    """Everything central has of the box happened `ago` earlier: it has been quiet since. Row by row with the new
+    times computed here: Citus refuses `SET c = c - interval` (timestamptz - interval is STABLE: "STABLE functions
+    used in UPDATE queries cannot be called with column references")."""
+    for table, key, columns in [
+        ("box_health", ("device_id", "health_ts"), ("health_ts", "received_at")),
+        ("sync_batches", ("device_id", "stream", "batch_no"), ("received_at",)),
+        ("camera_health", ("camera_id",), ("health_ts", "last_heartbeat")),
     ]:
-        shift = ", ".join(f"{c} = {c} - %(ago)s" for c in columns)
-        conn.execute(f"UPDATE {table} SET {shift} WHERE device_id = %(device)s", {"ago": ago, "device": device})
+        rows = conn.execute(f"SELECT {', '.join(key + columns)} FROM {table} WHERE device_id = %s", (device,))
+        for row in rows.fetchall():
+            conn.execute(f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in columns)} "
+                         f"WHERE {' AND '.join(f'{c} = %s' for c in key)}",
+                         (*[t - ago for t in row[len(key):]], *row[:len(key)]))
 
 
-@pytest.fixture(scope="module")
-def central(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture(scope="module", params=CENTRAL_BACKENDS)
+def central(central_backend: Callable[[str], CentralBackend], request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Four registered boxes (ok, a camera offline, quiet for 2 h, never reported) and one unregistered that
     delivers, automatic camera alerts raised; before that, the reporting boxes' history: a report every 10 minutes
     back HISTORY_DAYS (daily partitions) and 2000 ledger rows each (an earlier buffer's)."""
-    with database(pg_server, "t_central_fleet") as dsn:
-        migrate(dsn)
+    with central_backend(request.param).database("t_central_fleet", migrated=True) as dsn:
         maintain(dsn, backfill_days=HISTORY_DAYS)
         reporting = [OK, CAMERA_OFF, UNREGISTERED]
         with psycopg.connect(dsn, autocommit=True) as conn:
@@ -167,8 +173,11 @@ def plan_nodes(node: dict) -> Iterator[dict]:
 def test_latest_report_uses_the_key_and_reads_old_partitions_only_for_boxes_without_a_recent_one(central) -> None:
     """Every box_health read is a backward scan of a partition's primary key (device_id, health_ts) under LIMIT 1;
     days before yesterday are pruned from the lookup within the threshold and read only for the two boxes without
-    a report in it (the quiet one, the one that never reported). The ledger is read through its indexes."""
+    a report in it (the quiet one, the one that never reported). The ledger is read through its indexes.
+    On Citus, FLEET_CITUS: the same lookups, pushed down to every shard of the device group."""
     with psycopg.connect(central) as conn:
+        if is_distributed(conn):
+            return citus_fleet_plan(conn)
         [[explained]] = conn.execute(
             "EXPLAIN (ANALYZE, FORMAT JSON) " + FLEET, {"silent": timedelta(minutes=5)}
         ).fetchall()
@@ -193,11 +202,24 @@ def test_latest_report_uses_the_key_and_reads_old_partitions_only_for_boxes_with
     assert latest == ["idx_sync_batches_device_received"]
 
 
-def test_empty_fleet_says_so(pg_dsn: str) -> None:
-    migrate(pg_dsn)
-    r = run("fleet", "--dsn", pg_dsn)
+def citus_fleet_plan(conn: psycopg.Connection) -> None:
+    """The boxes' part of FLEET_CITUS is one distributed subplan run on every shard of the device group, where each
+    box_health read is a backward scan of a partition's primary key (the threshold's partitions only first), and
+    the latest delivery a backward scan of the ledger's (device_id, received_at) index. (EXPLAIN shows one task.)"""
+    text = "\n".join(r[0] for r in conn.execute("EXPLAIN ANALYZE " + FLEET_CITUS, {"silent": timedelta(minutes=5)}))
+    delivered = text.split("Distributed Subplan")[1]
+    assert "Task Count: 4" in delivered and "Subplans Removed:" in delivered, delivered
+    scans = re.findall(r"(\w+ Scan)(?: Backward)? (?:using (\w+) )?on (box_health\w*)", delivered)
+    assert scans and all(kind == "Index Scan" and index == f"{unshard(shard)}_pkey_{shard.rsplit('_', 1)[1]}"
+                         for kind, index, shard in scans), scans
+    assert "Index Scan Backward" in delivered and "Seq Scan on box_health" not in delivered
+    assert re.search(r"Index Only Scan Backward using idx_sync_batches_device_received_\d+", delivered), delivered
+
+
+def test_empty_fleet_says_so(central_dsn: str) -> None:
+    r = run("fleet", "--dsn", central_dsn)
     assert (r.exit_code, r.stdout) == (0, EMPTY + "\n")
-    r = run("fleet", "--dsn", pg_dsn, "--json")
+    r = run("fleet", "--dsn", central_dsn, "--json")
     assert json.loads(r.stdout) == {
         "silent_minutes": 5,
         "boxes": [],

@@ -21,7 +21,17 @@ from edge.store.outbox import Outbox
 from edge.store.schema import Stream
 from models.paths import REPO_ROOT
 from sync.agent.loop import Agent
-from tests.support.sync import box_config, box_dsn, buffer_event_ids, central_event_ids, crossing, migrate_central
+from sync.central.citus import is_distributed
+from tests.support.sync import (
+    box_config,
+    box_dsn,
+    buffer_event_ids,
+    buffer_minutes,
+    central_event_ids,
+    central_minutes,
+    crossing,
+    migrate_central,
+)
 
 pytestmark = pytest.mark.pg
 REPO = REPO_ROOT
@@ -64,21 +74,22 @@ def ledger_rows(admin: psycopg.Connection) -> int:
 
 
 def assert_central_matches_buffer(admin: str, buffer: Path) -> None:
+    """Every event of the buffer once in central, none other; every per-minute count the same."""
     central, box = central_event_ids(admin), buffer_event_ids(buffer)
     assert len(central) == len(set(central)), "an event was delivered twice"
     assert central == box, f"{len(set(box) - set(central))} missing, {len(set(central) - set(box))} unknown"
+    assert central_minutes(admin) == buffer_minutes(buffer)
 
 
-def test_sigkilled_agent_loses_and_duplicates_nothing(pg_dsn, tmp_path):
-    migrate_central(pg_dsn)
+def test_sigkilled_agent_loses_and_duplicates_nothing(central_dsn, tmp_path):
     db = tmp_path / "b.sqlite"
-    config = write_config(tmp_path / "box.toml", db, box_dsn(pg_dsn, "box1"))
+    config = write_config(tmp_path / "box.toml", db, box_dsn(central_dsn, "box1"))
     with Buffer(db):
         pass
     rng = random.Random(6)
     producer = subprocess.Popen([sys.executable, "-c", PRODUCER, str(db)], cwd=REPO)
     try:
-        with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        with psycopg.connect(central_dsn, autocommit=True) as admin:
             for _ in range(KILLS):
                 batches = ledger_rows(admin)
                 agent = subprocess.Popen(edge("sync", "--config", str(config)), cwd=REPO, stderr=subprocess.DEVNULL)
@@ -94,18 +105,23 @@ def test_sigkilled_agent_loses_and_duplicates_nothing(pg_dsn, tmp_path):
     finally:
         producer.send_signal(signal.SIGKILL)
         producer.wait()
-    assert len(central_event_ids(pg_dsn)) > len(buffer_event_ids(db)) // 2  # the killed agents did deliver
+    assert len(central_event_ids(central_dsn)) > len(buffer_event_ids(db)) // 2  # the killed agents did deliver
     final = subprocess.run(edge("sync", "--once", "--config", str(config)), cwd=REPO, capture_output=True,
                            text=True, timeout=120)
     assert final.returncode == 0, final.stderr
     assert len(buffer_event_ids(db)) > 20 * 1000
-    assert_central_matches_buffer(pg_dsn, db)
+    assert_central_matches_buffer(central_dsn, db)
+    with psycopg.connect(central_dsn, autocommit=True) as admin:
+        if is_distributed(admin):  # each batch was a distributed transaction: killed agents left none prepared
+            assert admin.execute("SELECT recover_prepared_transactions()").fetchone() == (0,)
+            assert admin.execute("SELECT DISTINCT result FROM run_command_on_workers("
+                                 "'SELECT count(*) FROM pg_prepared_xacts')").fetchall() == [("0",)]
 
 
-def test_central_outage_mid_stream_drains_afterwards(pg_server, pg_dsn, tmp_path):
-    migrate_central(pg_dsn)
+def test_central_outage_mid_stream_drains_afterwards(central_dsn, central_backend, request, tmp_path):
+    server = central_backend(request.node.callspec.params["central_dsn"]).nodes[0]  # on Citus: the coordinator
     db = tmp_path / "b.sqlite"
-    config = box_config(db, box_dsn(pg_dsn, "box1"), batch_size=500, max_wait_s=0.05, poll_s=0.02,
+    config = box_config(db, box_dsn(central_dsn, "box1"), batch_size=500, max_wait_s=0.05, poll_s=0.02,
                         retry_attempts=1000)
     with Buffer(db):
         pass
@@ -132,10 +148,10 @@ def test_central_outage_mid_stream_drains_afterwards(pg_server, pg_dsn, tmp_path
         t.start()
     try:
         time.sleep(1.0)
-        pg_server.stop()
+        server.stop()
         time.sleep(2.0)  # the box keeps counting; the agent retries
     finally:
-        pg_server.start()
+        server.start()
     try:
         assert produced.wait(30)
         deadline = time.monotonic() + 60
@@ -148,7 +164,7 @@ def test_central_outage_mid_stream_drains_afterwards(pg_server, pg_dsn, tmp_path
             t.join(30)
     assert agents[0].metrics.retries > 0
     assert len(buffer_event_ids(db)) == 6000
-    assert_central_matches_buffer(pg_dsn, db)
+    assert_central_matches_buffer(central_dsn, db)
 
 
 def test_a_read_only_buffer_pauses_the_agent_which_delivers_once_it_is_writable(pg_dsn, tmp_path, caplog):

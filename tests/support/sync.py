@@ -106,6 +106,20 @@ def central_event_ids(admin_dsn: str) -> list[str]:
         return sorted(str(r[0]) for r in conn.execute("SELECT event_id FROM counting_events"))
 
 
+def buffer_minutes(buffer: Path, device_id: str = "box1") -> list[tuple]:
+    """(camera_id, line, minute in µs, in, out) of the buffer's per-minute counts, as central names cameras."""
+    with Buffer(buffer, synchronous="normal") as b:
+        return sorted((f"{device_id}/{c}", line, m, i, o) for c, line, m, i, o in
+                      b.conn.execute("SELECT camera, line, minute_us, count_in, count_out FROM minute_counts"))
+
+
+def central_minutes(admin_dsn: str) -> list[tuple]:
+    """The same of central's counting_results."""
+    with psycopg.connect(admin_dsn) as conn:
+        return sorted(conn.execute("SELECT camera_id, line_name, (extract(epoch FROM result_timestamp) * 1e6)::bigint, "
+                                   "count_in, count_out FROM counting_results").fetchall())
+
+
 def full(buffer: Buffer) -> None:
     """Let the database grow no further and fill its last free space: the next insert fails with SQLITE_FULL,
     as on a full disk (filler crossings are on camera "filler")."""
