@@ -60,7 +60,7 @@ class DetectorSettings(Settings):
     nms_iou: float = 0.45
     threads: int = 2
     precision: Precision = Precision.FP32  # int8: measured faster but less accurate here (docs/accuracy.md)
-    batching: Batching = Batching.AUTO
+    batching: Batching = Batching.OFF  # auto: a start-up probe; measured live, batches lost here (README)
     max_batch: int = Field(8, ge=1, le=64)  # frames in one batched call, at most
     fp16: bool = True                     # TensorRT only: half-precision engines (check with edge eval on the box)
     engine_cache_dir: Path | None = None  # TensorRT engines; default $CACHE_DIRECTORY or ~/.cache/edge-counter
