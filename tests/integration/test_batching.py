@@ -54,7 +54,8 @@ def test_a_set_mode_needs_no_probe(model_path, caplog, setting, cameras, max_bat
 
 def test_auto_probes_both_ways_and_logs_what_it_measured(model_path, caplog):
     with caplog.at_level(logging.INFO, "edge.run"):
-        detector, calls, max_batch = box_detector(DetectorSettings(model_path=model_path, batching=Batching.AUTO), cameras=6)
+        settings = DetectorSettings(model_path=model_path, batching=Batching.AUTO)
+        detector, calls, max_batch = box_detector(settings, cameras=6)
     (record,) = decisions(caplog)
     assert record.probe_frames == 4 and record.batched_ms > 0 and record.parallel_ms > 0
     faster = record.batched_ms < record.parallel_ms
