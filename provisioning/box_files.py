@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomli_w
+import tomlkit
 
 from edge.config import BoxConfig, overlay_secrets
 from edge.counting.line import Line
@@ -141,9 +141,9 @@ def validated(box: dict[str, Any], secrets: dict[str, Any], where: Path) -> BoxC
 
 def render_box(box: dict[str, Any]) -> bytes:
     ordered = {"device_id": box["device_id"], **{k: v for k, v in box.items() if k != "device_id"}}
-    return (HEADER + tomli_w.dumps(ordered)).encode()
+    return (HEADER + tomlkit.dumps(ordered)).encode()
 
 
 def render_secrets(secrets: dict[str, Any]) -> bytes:
     return ("# edge-counter secrets (mode 0640, root:edge-counter), written by `edge provision`.\n"
-            + tomli_w.dumps(secrets)).encode()
+            + tomlkit.dumps(secrets)).encode()

@@ -79,7 +79,8 @@ class Camera:
     busy: bool = False      # a frame of this camera is in the detector
     finished: bool = False  # held crossings flushed: nothing more will come
     source: str = ""        # with its password: never shown (edge.secrets masks it in errors)
-    processed: int = 0
+    processed: int = 0      # frames looked at since the start (as the health window counts them) ...
+    detected: int = 0       # ... of which the motion gate sent these to the detector
     crossings: Counter[tuple[str, str]] = field(default_factory=Counter)  # (line, direction) -> crossings
     recent: deque[CrossingEvent] = field(default_factory=lambda: deque(maxlen=20))
     status: CameraStatus | None = None  # as of the last health record
@@ -235,6 +236,7 @@ class Runner:
             return None
         if not cam.gate.needs_detection(frame.image, frame.index, cam.pipeline.tracks):
             cam.window.processed += 1  # looked at, nothing moved near a line: no inference, no tracker step
+            cam.processed += 1
             cam.view = LiveView(frame, cam.pipeline.tracks)  # the page's picture stays live on a quiet camera
             return None
         return frame
@@ -264,6 +266,7 @@ class Runner:
         cam.window.processed += 1
         cam.window.detected += 1
         cam.processed += 1
+        cam.detected += 1
         cam.view = LiveView(frame, cam.pipeline.tracks)
         if isinstance(cam.stream, LiveStream):  # a file's frame times are made up: no latency to speak of
             latency_ms = (now_us() - frame.ts_us) / 1000

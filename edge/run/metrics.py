@@ -3,7 +3,7 @@
 Everything is read when scraped, so counting pays nothing for it: per camera the stream's counters, frames
 processed, status and crossings per line and direction, from the runner; buffer and sync state from the
 buffer file, read-only (the sync agent is another process: what it did is in the buffer's outbox tables).
-Only the capture-to-commit latency histogram is fed by the runner, one observation per processed frame.
+Only the capture-to-commit latency histogram is fed by the runner, one observation per detected frame.
 Counters start at 0 with `edge run` (Prometheus' rate() and increase() expect that); labels carry camera,
 line and stream names, never a source URL.
 """
@@ -40,7 +40,11 @@ class _RunnerCollector(Collector):
             "received": CounterMetricFamily("edge_camera_frames_received", "Frames decoded from the camera",
                                             labels=["camera"]),
             "processed": CounterMetricFamily("edge_camera_frames_processed",
-                                             "Frames detected, tracked and counted", labels=["camera"]),
+                                             "Frames looked at: detected, or held back by the motion gate",
+                                             labels=["camera"]),
+            "detected": CounterMetricFamily("edge_camera_frames_detected",
+                                            "Frames the motion gate sent to the detector (then tracked and counted)",
+                                            labels=["camera"]),
             "dropped": CounterMetricFamily("edge_camera_frames_dropped",
                                            "Frames due for detection replaced by a newer one before the detector "
                                            "took them", labels=["camera"]),
@@ -55,6 +59,7 @@ class _RunnerCollector(Collector):
             stats = cam.stream.stats
             per_camera["received"].add_metric([cam.name], stats.received)
             per_camera["processed"].add_metric([cam.name], cam.processed)
+            per_camera["detected"].add_metric([cam.name], cam.detected)
             per_camera["dropped"].add_metric([cam.name], stats.dropped)
             per_camera["reconnects"].add_metric([cam.name], stats.reconnects)
             now = cam.live_status()

@@ -263,7 +263,8 @@ def test_metrics_parse_and_can_be_turned_off(box):
     with client(config, runner) as c:
         text = c.get("/metrics").text
     families = {f.name: f for f in text_string_to_metric_families(text)}
-    for name in ("edge_camera_frames_received", "edge_camera_frames_processed", "edge_camera_frames_dropped",
+    for name in ("edge_camera_frames_received", "edge_camera_frames_processed", "edge_camera_frames_detected",
+                 "edge_camera_frames_dropped",
                  "edge_camera_reconnects", "edge_camera_status", "edge_camera_latency_seconds", "edge_crossings",
                  "edge_buffer_pending_rows", "edge_buffer_size_bytes", "edge_sync_lag_seconds",
                  "edge_sync_batches_sent", "edge_sync_retries", "edge_sync_dead_letter_rows"):

@@ -91,8 +91,9 @@ def test_metrics_equal_the_buffer_and_malformed_requests_do_not_stop_counting(tm
         door = (("camera", "door"),)
         received = metrics["edge_camera_frames_received_total"][door]
         processed = metrics["edge_camera_frames_processed_total"][door]
-        assert received >= processed > 50
-        assert metrics["edge_camera_latency_seconds_count"][door] == processed  # one per processed frame
+        detected = metrics["edge_camera_frames_detected_total"][door]
+        assert received >= processed >= detected > 50  # people walk across the lines: most frames are detected
+        assert metrics["edge_camera_latency_seconds_count"][door] == detected  # one per detected frame
         assert metrics["edge_camera_reconnects_total"][door] >= 0
         assert metrics["edge_buffer_pending_rows"][()] >= sum(in_buffer.values())  # nothing synced here
         assert metrics["edge_buffer_size_bytes"][()] > 0
