@@ -86,6 +86,16 @@ class Camera:
     status: CameraStatus | None = None  # as of the last health record
     view: LiveView | None = None
 
+    def saw(self, frame: Frame, detected: bool) -> None:
+        """Count a frame looked at (in the health window and since the start; `detected`: by the detector, not
+        held back by the motion gate) and make it the picture the web page shows."""
+        self.window.processed += 1
+        self.processed += 1
+        if detected:
+            self.window.detected += 1
+            self.detected += 1
+        self.view = LiveView(frame, self.pipeline.tracks)
+
     def live_status(self) -> CameraStatus:
         """Offline as soon as the stream is down or frozen; otherwise as the last health record said."""
         if self.stream.frozen() or not self.stream.stats.online:
@@ -235,9 +245,7 @@ class Runner:
                 self._finish(cam)
             return None
         if not cam.gate.needs_detection(frame.image, frame.index, cam.pipeline.tracks):
-            cam.window.processed += 1  # looked at, nothing moved near a line: no inference, no tracker step
-            cam.processed += 1
-            cam.view = LiveView(frame, cam.pipeline.tracks)  # the page's picture stays live on a quiet camera
+            cam.saw(frame, detected=False)  # nothing moved near a line: no inference, no tracker step
             return None
         return frame
 
@@ -263,11 +271,7 @@ class Runner:
             self._check_lines(cam, frame)
         cam.last_ts_us = frame.ts_us
         self._record(cam, cam.pipeline.step(dets, frame.index, frame.ts_us))
-        cam.window.processed += 1
-        cam.window.detected += 1
-        cam.processed += 1
-        cam.detected += 1
-        cam.view = LiveView(frame, cam.pipeline.tracks)
+        cam.saw(frame, detected=True)
         if isinstance(cam.stream, LiveStream):  # a file's frame times are made up: no latency to speak of
             latency_ms = (now_us() - frame.ts_us) / 1000
             cam.window.latencies_ms.append(latency_ms)
@@ -331,9 +335,7 @@ class Runner:
             stats = copy.copy(cam.stream.stats)
             records.append(cam.window.record(stats, self.config.device_id, cam.name, seconds, ts,
                                              cam.stream.frozen(), cam.baseline))
-            cam.window, cam.baseline = HealthWindow(), stats
-        for cam, r in zip(self.cameras, records):
-            cam.status = r.status
+            cam.window, cam.baseline, cam.status = HealthWindow(), stats, records[-1].status
         for r in records:
             log.info("health", extra={"camera": r.camera, "status": r.status, "fps_in": r.fps_in,
                                       "fps_processed": r.fps_processed, "drop_rate": r.drop_rate,

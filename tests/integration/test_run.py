@@ -20,7 +20,7 @@ from edge.cli import app
 from edge.config import parse_config
 from edge.errors import EdgeError
 from edge.run.loop import Runner
-from tests.support import free_port
+from tests.support import free_port, wait_until
 from tests.support.sync import full
 
 LINES = 'lines = [{ name = "v240", a = [240, 60], b = [240, 330] }, { name = "h150", a = [0, 150], b = [480, 150] }]'
@@ -67,12 +67,7 @@ def wait_for(cond, timeout: float, step: float = 0.2) -> bool:
         except sqlite3.OperationalError:
             return False
 
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if check():
-            return True
-        time.sleep(step)
-    return check()
+    return wait_until(check, timeout, step)
 
 
 CLIP_FRAMES = 150

@@ -22,6 +22,7 @@ from edge.store.schema import Stream
 from models.paths import REPO_ROOT
 from sync.agent.loop import Agent
 from sync.central.citus import is_distributed
+from tests.support import wait_until
 from tests.support.sync import (
     box_config,
     box_dsn,
@@ -180,10 +181,11 @@ def test_a_read_only_buffer_pauses_the_agent_which_delivers_once_it_is_writable(
         with caplog.at_level(logging.ERROR, "edge.sync"):
             thread.start()
             try:
-                assert wait_until(lambda: any(r.message == "buffer refuses writes" for r in caplog.records), 10)
+                assert wait_until(lambda: any(r.message == "buffer refuses writes" for r in caplog.records), 10,
+                                  step=0.05)
                 assert thread.is_alive() and central_event_ids(pg_dsn) == []
                 outbox.conn.execute("PRAGMA query_only = OFF")
-                assert wait_until(lambda: len(central_event_ids(pg_dsn)) == len(buffer_event_ids(db)), 20)
+                assert wait_until(lambda: len(central_event_ids(pg_dsn)) == len(buffer_event_ids(db)), 20, step=0.05)
             finally:
                 stop.set()
                 thread.join(10)
@@ -191,10 +193,3 @@ def test_a_read_only_buffer_pauses_the_agent_which_delivers_once_it_is_writable(
     assert_central_matches_buffer(pg_dsn, db)
 
 
-def wait_until(cond, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return bool(cond())

@@ -11,7 +11,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from edge.web.auth import hash_password
-from tests.support import free_port
+from tests.support import free_port, wait_until
 from tests.support.web import EdgeRun, write_box
 
 LINES = '{ name = "v240", a = [240, 60], b = [240, 330] }, { name = "h150", a = [0, 150], b = [480, 150] }'
@@ -44,15 +44,6 @@ def raw(port: int, request: bytes) -> bytes:
             return b""
 
 
-def wait_for(cond, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.3)
-    return bool(cond())
-
-
 def test_metrics_equal_the_buffer_and_malformed_requests_do_not_stop_counting(tmp_path, rtsp_server):
     port = free_port()
     config = write_box(tmp_path, rtsp_server.url, port, hash_password("a web password"), LINES,
@@ -60,7 +51,7 @@ def test_metrics_equal_the_buffer_and_malformed_requests_do_not_stop_counting(tm
     db = tmp_path / "buffer.sqlite"
     run = EdgeRun(config, tmp_path / "edge-run.log", port).wait_ready()
     try:
-        assert wait_for(lambda: sum(stored(db).values()) >= 3, 90), "no crossings counted"
+        assert wait_until(lambda: sum(stored(db).values()) >= 3, 90, step=0.3), "no crossings counted"
 
         # malformed requests: answered with a 4xx (HTTP parser or ours), edge run goes on counting
         processed = scrape(run)["edge_camera_frames_processed_total"][(("camera", "door"),)]
@@ -74,13 +65,13 @@ def test_metrics_equal_the_buffer_and_malformed_requests_do_not_stop_counting(tm
             answer = raw(port, request)
             assert answer.startswith(b"HTTP/1.1 4"), (request[:40], answer[:200])
         assert run.alive()
-        assert wait_for(lambda: scrape(run)["edge_camera_frames_processed_total"][(("camera", "door"),)]
-                        > processed + 10, 20)
+        assert wait_until(lambda: scrape(run)["edge_camera_frames_processed_total"][(("camera", "door"),)]
+                          > processed + 10, 20, step=0.3)
 
         # the camera goes quiet: nothing more is counted; then the counters must equal the buffer's
         rtsp_server.stop()
-        assert wait_for(lambda: scrape(run)["edge_camera_status"][(("camera", "door"), ("status", "offline"))] == 1,
-                        30)
+        assert wait_until(lambda: scrape(run)["edge_camera_status"][(("camera", "door"), ("status", "offline"))] == 1,
+                          30, step=0.3)
         time.sleep(1.0)
         metrics = scrape(run)
         counted = {(dict(k)["line"], dict(k)["direction"]): v for k, v in metrics["edge_crossings_total"].items()}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from models.paths import REPO_ROOT, data_dir
@@ -25,6 +27,16 @@ def require(path: Path) -> Path:
 def data_file(relative: str) -> Path:
     """A file under the shared data folder (`$EDGE_DATA_DIR`), which must exist."""
     return require(data_dir() / relative)
+
+
+def wait_until(cond: Callable[[], object], timeout: float, step: float = 0.2) -> bool:
+    """Poll `cond` every `step` seconds until it holds or `timeout` passes; its last answer."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return bool(cond())
 
 
 def free_port() -> int:
