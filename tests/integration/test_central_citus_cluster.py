@@ -40,9 +40,9 @@ from tests.integration.test_sync_faults import (
     REPO,
     assert_central_matches_buffer,
     edge,
-    wait_until,
     write_config,
 )
+from tests.support import wait_until
 from tests.support.pg import CentralBackend, CitusCluster, PgServer, citus_node, pgbouncer
 from tests.support.sync import box_dsn, central_event_ids, drain, fill
 
