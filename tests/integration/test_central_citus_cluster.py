@@ -317,7 +317,7 @@ def delivering(distributed: str, tmp_path: Path) -> Iterator[tuple[str, subproce
 def test_a_worker_stopped_mid_delivery_then_started_again(delivering, citus_cluster: CitusCluster) -> None:
     """The agent waits and retries while a worker is down, and resumes by itself once it is back."""
     dsn, agent = delivering
-    assert wait_until(lambda: len(central_event_ids(dsn)) > 2000, 60)
+    assert wait_until(lambda: len(central_event_ids(dsn)) > 2000, 60, step=0.05)
     worker = citus_cluster.workers[0]
     worker.stop()
     try:
@@ -326,7 +326,7 @@ def test_a_worker_stopped_mid_delivery_then_started_again(delivering, citus_clus
     finally:
         worker.start()
     delivered = len(central_event_ids(dsn))
-    assert wait_until(lambda: len(central_event_ids(dsn)) > delivered + 2000, 60)
+    assert wait_until(lambda: len(central_event_ids(dsn)) > delivered + 2000, 60, step=0.05)
 
 
 def test_a_prepared_transaction_left_on_a_worker_is_recovered_and_blocks_a_resend(distributed: str,
@@ -375,7 +375,7 @@ def test_a_prepared_transaction_left_on_a_worker_is_recovered_and_blocks_a_resen
     committer = threading.Thread(target=conn.commit)
     committer.start()
     try:
-        assert wait_until(lambda: prepared(y) == [(1,)], 10)
+        assert wait_until(lambda: prepared(y) == [(1,)], 10, step=0.05)
         os.kill(by, signal.SIGSTOP)
     finally:
         os.kill(bx, signal.SIGCONT)
@@ -383,7 +383,7 @@ def test_a_prepared_transaction_left_on_a_worker_is_recovered_and_blocks_a_resen
     os.kill(by, signal.SIGKILL)  # the worker restarts; its prepared transaction survives
     committer.join(30)
     conn.close()
-    assert wait_until(lambda: prepared(y) == [(1,)], 30)
+    assert wait_until(lambda: prepared(y) == [(1,)], 30, step=0.05)
     assert rows(distributed, "SELECT count(*) FROM counting_events") == [(1,)]
     assert rows(distributed, "SELECT count(*) FROM sync_batches") == [(0,)]
     with psycopg.connect(distributed, autocommit=True) as resend:
@@ -428,7 +428,7 @@ def test_a_node_added_and_shards_rebalanced_while_a_box_delivers(delivering, spa
         conn.execute(f'CREATE DATABASE "{db}"')
     with psycopg.connect(spare.dsn(db), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION citus")
-    assert wait_until(lambda: len(central_event_ids(dsn)) > 2000, 60)
+    assert wait_until(lambda: len(central_event_ids(dsn)) > 2000, 60, step=0.05)
     samples: list[tuple[float, int]] = []
     done = threading.Event()
 
