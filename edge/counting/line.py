@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from edge.errors import UserError
 from edge.names import check_name
 
@@ -51,6 +53,14 @@ class Line:
         dx, dy = self.x2 - self.x1, self.y2 - self.y1
         u = ((cx - self.x1) * dx + (cy - self.y1) * dy) / (self.length**2)
         return 0.0 <= u <= 1.0
+
+    def distance(self, points: np.ndarray) -> np.ndarray:
+        """Pixels from each of (N, 2) points to the segment itself (an end point beyond its ends)."""
+        a = np.array([self.x1, self.y1])
+        ab = np.array([self.x2 - self.x1, self.y2 - self.y1])
+        t = np.clip((points - a) @ ab / self.length**2, 0.0, 1.0)
+        gaps: np.ndarray = np.hypot(*(points - a - t[:, None] * ab).T)
+        return gaps
 
     def inside(self, width: int, height: int) -> bool:
         """Whether any part of the segment lies within a width x height frame."""

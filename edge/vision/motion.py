@@ -6,6 +6,12 @@ in the picture (a door far from any line, trees) does not wake the detector. Onl
 it. A confirmed track whose feet are in the watched area keeps the detector on, so people standing on a line
 are not lost; and no camera goes longer than `max_quiet_s` without a detection. A frame not detected is not
 fed to the tracker at all: its people were not looked at, which is not the same as not seen.
+
+A busy camera (people about all the time) is paced by where its people are: while none has feet within
+`crossing_zone` of their own heights of a line, the detector looks every `busy_interval_s` (the tracker
+predicts across the gap, as DeepStream's inference interval does); a person that close gets every frame, so
+the counter sees each crossing as often as without the pacing. Heights make the zone the same stretch of
+ground near the camera and far from it.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ class MotionGate:
         self.settings = settings
         self.lines = lines
         self.max_quiet = max(1, frames(settings.max_quiet_s, rate_hz))
+        self.busy_gap = max(1, frames(settings.busy_interval_s, rate_hz))
         self._shape: tuple[int, int] | None = None
         self._mask = np.zeros((0, 0), bool)
         self._scale = 1.0
@@ -59,6 +66,14 @@ class MotionGate:
         cols = np.clip(feet[:, 0], 0, self._mask.shape[1] - 1)
         return bool(self._mask[rows, cols].any())
 
+    def _close_to_lines(self, tracks: Tracks) -> bool:
+        """Whether a track's feet are within `crossing_zone` of its heights of a line: it may cross next."""
+        if len(tracks) == 0:
+            return False
+        feet = bottom_centre(tracks.xyxy)
+        reach = self.settings.crossing_zone * (tracks.xyxy[:, 3] - tracks.xyxy[:, 1])
+        return any(bool((ln.distance(feet) <= reach).any()) for ln in self.lines)
+
     def replace_lines(self, lines: list[Line]) -> None:
         """Watch around `lines` from the next frame on (which is detected: the area changed)."""
         self.lines, self._shape = lines, None
@@ -73,7 +88,10 @@ class MotionGate:
             self._watch(image.shape[:2])
         small = self._small(image)
         detect = (self.settings.detect_always or self._reference is None
-                  or frame - self._last_detected >= self.max_quiet or self._near_lines(tracks))
+                  or frame - self._last_detected >= self.max_quiet or self._close_to_lines(tracks))
+        if not detect and frame - self._last_detected < self.busy_gap:
+            return False  # looked at a moment ago, nobody close enough to cross before the next look
+        detect = detect or self._near_lines(tracks)
         if not detect:
             assert self._reference is not None
             changed = cv2.absdiff(small, self._reference) > self.settings.threshold

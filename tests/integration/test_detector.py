@@ -59,8 +59,9 @@ def test_providers_fall_back_to_cpu(detector):
     assert detector.providers[-1] == "CPUExecutionProvider"
 
 
-def test_input_size_keeps_the_shipped_graph_for_small_frames_and_scales_large_ones():
-    assert input_size((360, 480), (416, 416), "auto", 0.65) == (416, 416)  # letterboxed at 0.87: enough
+def test_input_size_keeps_the_shipped_scale_for_small_frames_scales_large_ones_and_never_pads():
+    assert input_size((360, 480), (416, 416), "auto", 0.65) == (320, 416)  # at the letterbox scale, no padding
+    assert input_size((416, 416), (416, 416), "auto", 0.65) == (416, 416)  # the shipped graph as it is
     assert input_size((720, 1280), (416, 416), "auto", 0.65) == (480, 832)  # the frame's aspect at 0.65
     assert input_size((370, 1224), (416, 416), "auto", 0.65) == (256, 800)
     assert input_size((720, 1280), (416, 416), "640x640", 0.65) == (640, 640)

@@ -1,5 +1,6 @@
 """Line convention, segment-only crossings and --line parsing."""
 
+import numpy as np
 import pytest
 
 from edge.counting.line import Line, check_lines, parse_line
@@ -50,3 +51,9 @@ def test_check_lines_rejects_duplicates_and_lines_outside_the_frame():
         check_lines([parse_line("far:500,10,900,10")], 480, 360)
     # partly outside is fine, and so is a segment that spans the frame with both ends outside
     check_lines([parse_line("a:-10,100,900,100"), parse_line("b:-50,-50,600,500")], 480, 360)
+
+
+def test_distance_to_the_segment_not_its_extension():
+    door = Line("door", 100, 200, 300, 200)
+    points = np.array([[200, 150], [200, 260], [100, 200], [340, 230], [50, 200]], float)
+    assert np.allclose(door.distance(points), [50, 60, 0, 50, 50])

@@ -64,3 +64,38 @@ def test_after_a_failed_detection_the_next_frame_is_detected():
     assert decisions(gate, [frame()] * 2) == [True, False]
     gate.reset()  # the detector failed on the frame it was given: it saw nothing
     assert gate.needs_detection(frame(), 3, NOBODY)
+
+
+def person(feet_x: float, feet_y: float, height: float = 100) -> Tracks:
+    box = [feet_x - height / 4, feet_y - height, feet_x + height / 4, feet_y]
+    return Tracks(np.array([1]), np.array([box], np.float32), np.array([0.8], np.float32))
+
+
+def test_a_person_about_but_not_close_to_a_line_is_looked_at_every_busy_interval():
+    gate = MotionGate(MotionSettings(busy_interval_s=0.2), [DOOR], rate_hz=10)
+    about = person(200, 270)  # in the watched area (y 200 +- 96), feet 0.7 of a height from the door
+    assert decisions(gate, [frame()] * 6, about) == [True, False, True, False, True, False]
+    gate = MotionGate(MotionSettings(busy_interval_s=0.3), [DOOR], rate_hz=10)
+    assert decisions(gate, [frame()] * 6, about) == [True, False, False, True, False, False]
+
+
+def test_a_person_close_to_a_line_gets_every_frame_and_zone_is_in_their_own_heights():
+    gate = MotionGate(MotionSettings(), [DOOR], rate_hz=10)
+    assert decisions(gate, [frame()] * 4, person(200, 245)) == [True] * 4  # 0.45 of a height away
+    far_small = person(200, 245, height=60)  # the same feet, a smaller (farther) person: 0.75 of a height
+    gate = MotionGate(MotionSettings(), [DOOR], rate_hz=10)
+    assert decisions(gate, [frame()] * 4, far_small) == [True, False, True, False]
+    beyond_the_end = person(360, 205)  # beside the door's extension, 60 px past its end: 0.6 of a height
+    gate = MotionGate(MotionSettings(), [DOOR], rate_hz=10)
+    assert decisions(gate, [frame()] * 4, beyond_the_end) == [True, False, True, False]
+
+
+def test_a_busy_interval_of_zero_detects_every_frame_while_people_are_about():
+    gate = MotionGate(MotionSettings(busy_interval_s=0), [DOOR], rate_hz=10)
+    assert decisions(gate, [frame()] * 4, person(200, 270)) == [True] * 4
+
+
+def test_movement_right_after_a_detection_waits_for_the_busy_interval():
+    gate = MotionGate(MotionSettings(), [DOOR], rate_hz=10)
+    moving = [frame(), frame((180, 180, 250)), frame((190, 180, 250)), frame((200, 180, 250))]
+    assert decisions(gate, moving) == [True, False, True, False]
