@@ -18,12 +18,18 @@ from scipy.optimize import linear_sum_assignment
 from edge.config import TrackerSettings, frames
 from edge.vision.detections import Detections, Tracks, iou_matrix
 
-# Constant-velocity model on (cx, cy, aspect, h); noise scales with box height, as in SORT/ByteTrack.
+# Constant-velocity model on (cx, cy, aspect, h); noise scales with box height, as in SORT/ByteTrack. Velocities
+# are per frame of the source's clock, and a prediction spans the frames since the last update: frames the
+# motion gate held back were not looked at, but the people in them went on walking.
 _NDIM = 4
-_F = np.eye(2 * _NDIM)
-_F[:_NDIM, _NDIM:] = np.eye(_NDIM)
 _H = np.eye(_NDIM, 2 * _NDIM)
 _STD_POS, _STD_VEL = 1.0 / 20, 1.0 / 160
+
+
+def _transition(steps: int) -> np.ndarray:
+    f = np.eye(2 * _NDIM)
+    f[:_NDIM, _NDIM:] = steps * np.eye(_NDIM)
+    return f
 
 
 def _xyxy_to_xyah(b: np.ndarray) -> np.ndarray:
@@ -77,8 +83,8 @@ def _correct(tracks: list[_Track], boxes: np.ndarray, scores: np.ndarray, frame:
         t.mean, t.cov, t.score, t.last_frame, t.lost = m, c, sc, frame, False
 
 
-def _predict(tracks: list[_Track]) -> None:
-    """Advance every track one frame (batched)."""
+def _predict(tracks: list[_Track], steps: int) -> None:
+    """Advance every track `steps` frames (batched); the process noise grows with them."""
     if not tracks:
         return
     means = np.stack([t.mean for t in tracks])
@@ -86,9 +92,10 @@ def _predict(tracks: list[_Track]) -> None:
     h = means[:, 3]
     std = np.stack([_STD_POS * h, _STD_POS * h, np.full_like(h, 1e-2), _STD_POS * h,
                     _STD_VEL * h, _STD_VEL * h, np.full_like(h, 1e-5), _STD_VEL * h], axis=1)
-    means = means @ _F.T
-    covs = _F @ covs @ _F.T
-    covs[:, range(8), range(8)] += std**2
+    f = _transition(steps)
+    means = means @ f.T
+    covs = f @ covs @ f.T
+    covs[:, range(8), range(8)] += steps * std**2
     for t, m, c in zip(tracks, means, covs):
         if t.lost:
             m[7] = 0.0  # a lost box keeps moving but stops changing size
@@ -145,6 +152,7 @@ class ByteTracker:
     rate_hz: float = 10.0  # frames numbered per second: a file's frame rate, a live camera's detect_fps
     _tracks: list[_Track] = field(default_factory=list)
     _next_id: int = 1
+    _frame: int | None = None  # of the last update
 
     def __post_init__(self) -> None:
         self.lost_frames = frames(self.settings.lost_s, self.rate_hz)
@@ -155,7 +163,8 @@ class ByteTracker:
 
     def update(self, dets: Detections, frame: int) -> Tracks:
         s = self.settings
-        _predict(self._tracks)
+        _predict(self._tracks, 1 if self._frame is None else max(1, frame - self._frame))
+        self._frame = frame
         high = dets.score >= s.high_threshold
         low = ~high & (dets.score >= s.low_threshold)
         hi_box, hi_score = dets.xyxy[high], dets.score[high]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -291,9 +292,10 @@ def test_distributing_a_database_in_use_keeps_its_rows_and_maintain_still_works(
 
 
 @pytest.fixture
-def delivering(distributed: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def delivering(distributed: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Callable[[], str]]]:
     """A producer filling box1's buffer and `edge sync` delivering it to the coordinator continuously; afterwards
-    a last `edge sync --once`, then central must hold the buffer exactly (events once, minute sums equal)."""
+    a last `edge sync --once`, then central must hold the buffer exactly (events once, minute sums equal).
+    The third item tells how far delivery got and the agent's last log lines: what a failed wait shows."""
     db = tmp_path / "b.sqlite"
     config = write_config(tmp_path / "box.toml", db, box_dsn(distributed, "box1"))
     with Buffer(db):
@@ -301,8 +303,16 @@ def delivering(distributed: str, tmp_path: Path) -> Iterator[tuple[str, subproce
     producer = subprocess.Popen([sys.executable, "-c", PRODUCER, str(db)], cwd=REPO)
     with open(tmp_path / "agent.log", "w") as log:
         agent = subprocess.Popen(edge("sync", "--config", str(config)), cwd=REPO, stderr=log)
+
+    def progress() -> str:
+        with sqlite3.connect(db) as conn:
+            buffered = conn.execute("SELECT count(*) FROM crossings").fetchone()[0]
+        log = (tmp_path / "agent.log").read_text(errors="replace").splitlines()[-8:]
+        return (f"central {len(central_event_ids(distributed))} events, buffer {buffered}; agent "
+                f"{'running' if agent.poll() is None else f'exited {agent.returncode}'}, log: " + " | ".join(log))
+
     try:
-        yield distributed, agent
+        yield distributed, agent, progress
     finally:
         producer.send_signal(signal.SIGKILL)
         producer.wait()
@@ -316,8 +326,8 @@ def delivering(distributed: str, tmp_path: Path) -> Iterator[tuple[str, subproce
 
 def test_a_worker_stopped_mid_delivery_then_started_again(delivering, citus_cluster: CitusCluster) -> None:
     """The agent waits and retries while a worker is down, and resumes by itself once it is back."""
-    dsn, agent = delivering
-    assert wait_until(lambda: len(central_event_ids(dsn)) > 2000, 60, step=0.05)
+    dsn, agent, progress = delivering
+    assert wait_until(lambda: len(central_event_ids(dsn)) > 2000, 60, step=0.05), progress()
     worker = citus_cluster.workers[0]
     worker.stop()
     try:
@@ -326,7 +336,7 @@ def test_a_worker_stopped_mid_delivery_then_started_again(delivering, citus_clus
     finally:
         worker.start()
     delivered = len(central_event_ids(dsn))
-    assert wait_until(lambda: len(central_event_ids(dsn)) > delivered + 2000, 60, step=0.05)
+    assert wait_until(lambda: len(central_event_ids(dsn)) > delivered + 2000, 60, step=0.05), progress()
 
 
 def test_a_prepared_transaction_left_on_a_worker_is_recovered_and_blocks_a_resend(distributed: str,
@@ -421,14 +431,14 @@ def test_a_node_added_and_shards_rebalanced_while_a_box_delivers(delivering, spa
     moves shards onto it with logical replication (writes go on during each copy, a short block at its switch-over)
     while the agent delivers: nothing lost or doubled (the fixture checks), deliveries keep flowing. The longest
     gap between two increases of the delivered count is printed (docs/central.md has the figures)."""
-    dsn, agent = delivering
+    dsn, agent, progress = delivering
     db = dbname(dsn)
     with psycopg.connect(spare.url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{db}"')
     with psycopg.connect(spare.dsn(db), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION citus")
-    assert wait_until(lambda: len(central_event_ids(dsn)) > 2000, 60, step=0.05)
+    assert wait_until(lambda: len(central_event_ids(dsn)) > 2000, 60, step=0.05), progress()
     samples: list[tuple[float, int]] = []
     done = threading.Event()
 
@@ -459,9 +469,9 @@ def test_a_node_added_and_shards_rebalanced_while_a_box_delivers(delivering, spa
         if n > last_n:
             gaps.append((t, t - last_t))
             last_t, last_n = t, n
-    during = [g for t, g in gaps if start <= t <= start + took]
+    during = [g for t, g in gaps if t >= start]  # a rebalance quicker than one delivery has its gap end after it
     before = [g for t, g in gaps if t < start]
-    assert during, "no delivery during the rebalance"
+    assert during, f"no delivery during the rebalance ({took:.1f} s) or the 2 s after it: {progress()}"
     assert max(during) < 30, f"deliveries paused {max(during):.1f} s"
     print(f"\nrebalance onto a 4th node: {took:.1f} s, {moved} placements moved, {len(during)} delivery steps during "
           f"it; longest gap between deliveries {max(during):.2f} s during, {max(before, default=0):.2f} s before")

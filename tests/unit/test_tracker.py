@@ -60,3 +60,15 @@ def test_tracks_are_dropped_after_lost_frames():
     for f in range(4, 4 + t.lost_frames + 2):
         t.update(Detections.empty(), f)
     assert t._tracks == []
+
+
+def test_a_walker_not_looked_at_for_some_frames_is_found_where_their_speed_took_them():
+    """Frames the motion gate held back are not fed to the tracker; the prediction spans them (8 px a frame here:
+    after a 6-frame gap the walker is 48 px on, beyond both IoU and the gated association from one frame's step)."""
+    t = ByteTracker()
+    for f in range(1, 11):
+        out = t.update(dets(box(10 + 8 * f, 100)), f)
+    (tid,) = out.track_id.tolist()
+    for f in (17, 18):
+        out = t.update(dets(box(10 + 8 * f, 100)), f)
+        assert out.track_id.tolist() == [tid]

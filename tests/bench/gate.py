@@ -1,0 +1,45 @@
+"""The motion gate's settings against the accuracy suite: pooled F1 and the share of frames each sequence sends to
+the detector, per setting, through the same `run_suite` as `edge eval --suite` (docs/accuracy.md, "Pacing").
+
+    python -m tests.bench.gate "" "crossing_zone=0.25" "busy_interval_s=0,crossing_zone=0"
+
+Each argument is a comma-separated list of `[motion]` keys for one run ("" = the defaults); `detect_fps=N`
+among them processes frames at that rate, as `edge eval --detect-fps` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from edge.config import DetectorSettings, MotionSettings
+from edge.eval.run import EvalOptions, run_suite
+from edge.eval.suite import load_suite
+from edge.vision.detector import parallel_detector
+from models.paths import data_dir
+
+SUITE = Path(__file__).parents[1] / "accuracy/suite.toml"
+
+
+def options(setting: str) -> EvalOptions:
+    values = dict(pair.split("=", 1) for pair in setting.split(",") if pair)
+    fps = values.pop("detect_fps", None)
+    return EvalOptions(detect_fps=float(fps) if fps else None, motion=MotionSettings.model_validate(values))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("settings", nargs="+", help='e.g. "crossing_zone=0.25,busy_interval_s=0.3"')
+    args = ap.parse_args()
+    suite = load_suite(SUITE)
+    detect, workers = parallel_detector(DetectorSettings())
+    for setting in args.settings:
+        report = run_suite(suite, data_dir(), options(setting), detect, workers)
+        per = ", ".join(f"{s.name} {s.total.f1:.3f} ({s.detected / max(s.processed, 1):.0%} detected)"
+                        for s in report.sequences)
+        print(f"{setting or 'defaults':<40} pooled F1 {report.pooled.f1:.3f}, |err| {report.abs_error}: {per}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
