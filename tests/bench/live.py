@@ -5,13 +5,14 @@ of the time: each camera loops 60 s of the empty scene (the footage's median fra
 four phases spread over the cameras so they are not busy in step; "street" is MOT16-09, 1280x720 at 30 fps
 (detected on the larger input `input_size = "auto"` picks for it).
 
-For each N it runs `edge run`'s Runner on N real RTSP servers (../shared/tools/rtsp_serve.py on 127.0.0.1)
-and reads the health records it writes: drop rate (wanted frames replaced before detection), p95 latency
-from a frame's capture (its decode by the reader thread) to its result committed in SQLite, frames/s
-processed; CPU time of the process per processed frame (robust to other load on the box); process RSS,
-whose slope over N is the memory per camera, and its growth during a trial (a leak would show there); CPU
-taken by the N camera servers, which share the box here (real cameras would not), and by everything else
-on the machine (other people's work: the contention the figures were measured under). Baselines, in the same
+For each N it runs `edge run`'s Runner on N real RTSP servers (../shared/tools/rtsp_serve.py on 127.0.0.1) and
+reads the health records it writes: drop rate (wanted frames replaced before detection) over the trial (the
+issue's "drop < 1%"; the worst 3-s window of any camera is shown beside it: one frame in it is 3.3%), p95
+latency from a frame's capture (its decode by the reader thread) to its result committed in SQLite (the worst
+window's), frames/s processed; CPU time of the process per processed frame (robust to other load on the box);
+process RSS, whose slope over N is the memory per camera, and its growth during a trial (a leak would show
+there); CPU taken by the N camera servers, which share the box here (real cameras would not), and by everything
+else on the machine (other people's work: the contention the figures were measured under). Baselines, in the same
 run: bare decode + inference frames/s
 of the same footage read from the file, with 1 onnxruntime thread (what each of edge run's parallel calls
 uses) and with `--threads` (one call at a time on that many threads: the plain bare loop).
@@ -129,7 +130,8 @@ def trial(
         "fps": fps,
         "offline": sum(r[0] == "offline" for r in rows),
         "why": sorted({f"{r[5]}: {r[6]}" for r in rows if r[0] == "offline"}),
-        "drop": max((r[2] for r in rows), default=1.0),
+        "drop": sum(r[2] for r in rows) / len(rows) if rows else 1.0,  # of the trial: windows are equally long
+        "worst": max((r[2] for r in rows), default=1.0),
         "p95": max((r[3] if r[3] is not None else float("inf") for r in rows), default=float("inf")),
         "p50": sorted(r[4] or 0.0 for r in rows)[len(rows) // 2] if rows else float("inf"),
         "cpu_ms": 1000 * cpu / max(fps * seconds, 1),
@@ -183,9 +185,9 @@ def run_mix(mix: str, work: Path, counts: list[int], variant: str, args: argpars
         for i, video in enumerate(videos):
             servers.append(RtspServer(video, work / f"s{i}.log").start())
         print(f"\nmix {mix}:")
-        print(f"{'N':>3} {'processed fps':>14} {'max drop':>9} {'p50 ms':>7} {'p95 ms':>7} {'detected':>9} "
-              f"{'CPU ms/frame':>13} {'x bare':>7} {'RSS MiB':>8} {'growth':>7} {'offline':>8} {'servers CPU':>12} "
-              f"{'other CPU':>10}")
+        print(f"{'N':>3} {'processed fps':>14} {'drop':>6} {'worst 3 s':>9} {'p50 ms':>7} {'p95 ms':>7} "
+              f"{'detected':>9} {'CPU ms/frame':>13} {'x bare':>7} {'RSS MiB':>8} {'growth':>7} {'offline':>8} "
+              f"{'servers CPU':>12} {'other CPU':>10}")
         sustained: list[dict[str, float]] = []
         for n in counts:
             r = trial(n, servers, lines, variant, args, warmup=3.0)
@@ -195,10 +197,10 @@ def run_mix(mix: str, work: Path, counts: list[int], variant: str, args: argpars
                 r = trial(n, servers, lines, variant, args, warmup=3.0)
             ok = r["drop"] < 0.01 and r["p95"] < 100 and not r["offline"]
             sustained += [r] if ok else []
-            print(f"{n:>3} {r['fps']:>14.1f} {100 * r['drop']:>8.2f}% {r['p50']:>7.1f} {r['p95']:>7.1f} "
-                  f"{100 * r['detected']:>8.0f}% {r['cpu_ms']:>13.1f} {r['cpu_ms'] * bare1 / 1000:>7.2f} "
-                  f"{r['rss']:>8.0f} {r['growth']:>+7.1f} {r['offline']:>8} {r['servers']:>11.0f}% "
-                  f"{r['others']:>9.0f}%  {'ok' if ok else 'over'}", flush=True)
+            print(f"{n:>3} {r['fps']:>14.1f} {100 * r['drop']:>5.2f}% {100 * r['worst']:>8.2f}% {r['p50']:>7.1f} "
+                  f"{r['p95']:>7.1f} {100 * r['detected']:>8.0f}% {r['cpu_ms']:>13.1f} "
+                  f"{r['cpu_ms'] * bare1 / 1000:>7.2f} {r['rss']:>8.0f} {r['growth']:>+7.1f} {r['offline']:>8} "
+                  f"{r['servers']:>11.0f}% {r['others']:>9.0f}%  {'ok' if ok else 'over'}", flush=True)
             for why in r["why"]:
                 print(f"      offline {why}")
             if not ok:

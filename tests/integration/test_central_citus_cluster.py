@@ -302,14 +302,18 @@ def delivering(distributed: str, tmp_path: Path) -> Iterator[tuple[str, subproce
         pass
     producer = subprocess.Popen([sys.executable, "-c", PRODUCER, str(db)], cwd=REPO)
     with open(tmp_path / "agent.log", "w") as log:
-        agent = subprocess.Popen(edge("sync", "--config", str(config)), cwd=REPO, stderr=log)
+        agent = subprocess.Popen(edge("--log-level", "info", "sync", "--config", str(config)), cwd=REPO, stderr=log)
 
     def progress() -> str:
         with sqlite3.connect(db) as conn:
             buffered = conn.execute("SELECT count(*) FROM crossings").fetchone()[0]
         log = (tmp_path / "agent.log").read_text(errors="replace").splitlines()[-8:]
+        waits = rows(distributed, "SELECT usename, state, wait_event_type, wait_event, left(query, 60), "
+                     "round(extract(epoch FROM now() - query_start)) FROM pg_stat_activity "
+                     "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'")
         return (f"central {len(central_event_ids(distributed))} events, buffer {buffered}; agent "
-                f"{'running' if agent.poll() is None else f'exited {agent.returncode}'}, log: " + " | ".join(log))
+                f"{'running' if agent.poll() is None else f'exited {agent.returncode}'}; coordinator backends "
+                f"{waits}; log: " + " | ".join(log))
 
     try:
         yield distributed, agent, progress
