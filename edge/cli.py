@@ -229,7 +229,7 @@ def _evaluate_suite(path: Path, options: EvalOptions, as_json: bool) -> None:
     suite = load_suite(path)
     suite.check_files(data_dir())
     detect, workers = parallel_detector(options.detector) if options.source == DetectionsFrom.MODEL else (None, 1)
-    report = run_suite(suite, data_dir(), options, detect, workers)
+    report = run_suite(suite, data_dir(), options, detect, workers, detect_region=detect.region if detect else None)
     typer.echo(json.dumps(report.as_dict()) if as_json else render(report))
 
 

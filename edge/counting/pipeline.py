@@ -9,7 +9,7 @@ from edge.config import CounterSettings, TrackerSettings
 from edge.counting.crossing import Crossing, LineCounter
 from edge.counting.line import Line
 from edge.records import CrossingEvent, uuid7
-from edge.vision.detections import Detections, Tracks
+from edge.vision.detections import Detections, Region, Tracks, within
 from edge.vision.tracker import ByteTracker
 
 
@@ -28,16 +28,20 @@ class CameraPipeline:
     def __post_init__(self) -> None:
         self.tracker = ByteTracker(self.tracker_settings, self.rate_hz)
         self.counter = LineCounter(self.lines, self.counter_settings, self.rate_hz)
-        self.tracks = Tracks.empty()  # the confirmed tracks of the last frame: what evaluation and pictures show
+        # the confirmed tracks of the last frame (after a crop: those outside it as last seen): what evaluation,
+        # pictures and the motion gate go by
+        self.tracks = Tracks.empty()
         # capture times of recent frames: a crossing is reported a few frames after the one it happened on
         self._times: OrderedDict[int, int] = OrderedDict()
 
-    def step(self, dets: Detections, frame: int, ts_us: int) -> list[CrossingEvent]:
+    def step(self, dets: Detections, frame: int, ts_us: int, region: Region | None = None) -> list[CrossingEvent]:
+        """`region`: the part of the frame `dets` come from (None: all of it); only its people are followed."""
         self._times[frame] = ts_us
         if len(self._times) > self.counter.forget_frames:
             self._times.popitem(last=False)
-        self.tracks = self.tracker.update(dets, frame)
-        crossings = self.counter.update(self.tracks, frame)
+        seen = self.tracker.update(dets, frame, region)
+        crossings = self.counter.update(seen, frame)  # only people looked at are counted
+        self.tracks = seen if region is None else seen.plus(self.tracks[~within(self.tracks.xyxy, region)])
         return [self._event(c, ts_us) for c in crossings]
 
     def finish(self, ts_us: int) -> list[CrossingEvent]:

@@ -26,7 +26,7 @@ from edge.eval.suite import Sequence, Suite
 from edge.run.parallel import ordered_map, prefetch
 from edge.video.file import FileSource
 from edge.video.pacer import Pacer
-from edge.vision.detections import Detections, Tracks
+from edge.vision.detections import Detections, Region, Tracks, within
 from edge.vision.motion import MotionGate
 
 
@@ -99,6 +99,7 @@ class SuiteReport:
 
 
 Detect = Callable[[np.ndarray], Detections]
+DetectRegion = Callable[[np.ndarray, Region], Detections]  # Detector.region: a crop at the whole frame's scale
 
 
 def _due(fps: float, detect_fps: float | None) -> Callable[[int], bool]:
@@ -133,7 +134,8 @@ def _gt_frames(truth: dict[int, list[GtBox]], count: int, fps: float,
 
 
 def evaluate_sequence(seq: Sequence, data_dir: Path, tolerance_s: float, options: EvalOptions,
-                      detect: Detect | None = None, workers: int = 1) -> SequenceReport:
+                      detect: Detect | None = None, workers: int = 1,
+                      detect_region: DetectRegion | None = None) -> SequenceReport:
     """Count one sequence with the pipeline and score it; `detect` is required unless boxes come from the gt."""
     video, gt_path = seq.files(data_dir)
     truth = load_boxes(gt_path, seq.gt_scale)
@@ -156,7 +158,9 @@ def evaluate_sequence(seq: Sequence, data_dir: Path, tolerance_s: float, options
         processed, last = processed + 1, index
         if image is not None and not gate.needs_detection(image, index, pipe.tracks):
             continue  # as `edge run`: a frame the gate holds back never reaches the tracker
-        counted += pipe.step(dets, index, round(index * 1e6 / seq.fps))
+        if (region := gate.region) is not None and image is not None:  # as `edge run`: only a crop is detected
+            dets = detect_region(image, region) if detect_region else dets[within(dets.xyxy, region)]
+        counted += pipe.step(dets, index, round(index * 1e6 / seq.fps), region)
         detections[index], tracks[index] = dets, pipe.tracks
     counted += pipe.finish(round(last * 1e6 / seq.fps))
     window = max(1, round(tolerance_s * seq.fps))
@@ -172,12 +176,13 @@ def evaluate_sequence(seq: Sequence, data_dir: Path, tolerance_s: float, options
 
 
 def run_suite(suite: Suite, data_dir: Path, options: EvalOptions, detect: Detect | None = None,
-              workers: int = 1, on_sequence: Callable[[SequenceReport], None] | None = None) -> SuiteReport:
+              workers: int = 1, on_sequence: Callable[[SequenceReport], None] | None = None,
+              detect_region: DetectRegion | None = None) -> SuiteReport:
     """Every sequence, in order; every file is checked before the first one is counted."""
     suite.check_files(data_dir)
     reports = []
     for seq in suite.sequences:
-        report = evaluate_sequence(seq, data_dir, suite.tolerance_s, options, detect, workers)
+        report = evaluate_sequence(seq, data_dir, suite.tolerance_s, options, detect, workers, detect_region)
         reports.append(report)
         if on_sequence is not None:
             on_sequence(report)

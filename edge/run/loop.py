@@ -23,7 +23,6 @@ import sqlite3
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,7 +46,7 @@ from edge.video.file import FileStream
 from edge.video.live import LiveStream
 from edge.video.source import Frame, Source, StreamStats, is_live
 from edge.vision.batching import group_by_size, probe_frames, use_batches
-from edge.vision.detections import Detections, Tracks
+from edge.vision.detections import Detections, Region, Tracks
 from edge.vision.detector import Detector, batched_detector, concurrent_calls, parallel_detector, probe_batching
 from edge.vision.motion import MotionGate
 
@@ -85,6 +84,7 @@ class Camera:
     recent: deque[CrossingEvent] = field(default_factory=lambda: deque(maxlen=20))
     status: CameraStatus | None = None  # as of the last health record
     view: LiveView | None = None
+    looking: Region | None = None  # the part of the frame in the detector (None: all of it): what the tracker saw
 
     def saw(self, frame: Frame, detected: bool) -> None:
         """Count a frame looked at (in the health window and since the start; `detected`: by the detector, not
@@ -128,8 +128,8 @@ def box_detector(settings: DetectorSettings, cameras: int) -> tuple[Detector, in
     return parallel, calls, 1
 
 
-def _single(detect: Callable[[np.ndarray], Detections], image: np.ndarray) -> list[Detections]:
-    return [detect(image)]
+def _single(detector: Detector, image: np.ndarray, region: Region | None) -> list[Detections]:
+    return [detector(image) if region is None else detector.region(image, region)]
 
 
 class Runner:
@@ -220,13 +220,17 @@ class Runner:
             if (frame := self._due(cam)) is None:
                 continue
             cam.busy = True
-            inflight[pool.submit(_single, self.detector, frame.image)] = [(cam, frame)]
+            inflight[pool.submit(_single, self.detector, frame.image, cam.looking)] = [(cam, frame)]
             self._next = (start + step + 1) % n
 
     def _dispatch_batches(self, pool: ThreadPoolExecutor, inflight: InFlight) -> None:
         """Every frame due now, one call per input size (at most max_batch frames each); the calls run one after
         the other and the next frames are taken when they are done: no camera waits for a batch to fill."""
         ready = [(cam, frame) for cam in self.cameras if (frame := self._due(cam)) is not None]
+        for cam, frame in [(c, f) for c, f in ready if c.looking is not None]:  # a crop is a call of its own
+            cam.busy = True
+            inflight[pool.submit(_single, self.detector, frame.image, cam.looking)] = [(cam, frame)]
+        ready = [(c, f) for c, f in ready if c.looking is None]
         sizes = [self.detector.input_size(frame.image.shape[:2]) for _, frame in ready]
         for call in group_by_size(sizes, self.max_batch):
             batch = [ready[i] for i in call]
@@ -247,6 +251,7 @@ class Runner:
         if not cam.gate.needs_detection(frame.image, frame.index, cam.pipeline.tracks):
             cam.saw(frame, detected=False)  # nothing moved near a line: no inference, no tracker step
             return None
+        cam.looking = cam.gate.region
         return frame
 
     def _results(self, batch: list[tuple[Camera, Frame]], future: Future[list[Detections]]) -> None:
@@ -270,7 +275,7 @@ class Runner:
                 cam.pipeline = replace(cam.pipeline)  # same settings, fresh tracker and counter
             self._check_lines(cam, frame)
         cam.last_ts_us = frame.ts_us
-        self._record(cam, cam.pipeline.step(dets, frame.index, frame.ts_us))
+        self._record(cam, cam.pipeline.step(dets, frame.index, frame.ts_us, cam.looking))
         cam.saw(frame, detected=True)
         if isinstance(cam.stream, LiveStream):  # a file's frame times are made up: no latency to speak of
             latency_ms = (now_us() - frame.ts_us) / 1000

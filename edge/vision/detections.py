@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+Region = tuple[int, int, int, int]  # x0, y0, x1, y1 in image pixels: the part of a frame that was looked at
+
 
 @dataclass(frozen=True)
 class Detections:
@@ -40,11 +42,27 @@ class Tracks:
     def __len__(self) -> int:
         return len(self.track_id)
 
+    def __getitem__(self, index: np.ndarray | slice) -> Tracks:
+        return Tracks(self.track_id[index], self.xyxy[index], self.score[index])
+
+    def plus(self, other: Tracks) -> Tracks:
+        """These tracks and those of `other` whose ids are not among them."""
+        new = other[~np.isin(other.track_id, self.track_id)]
+        return Tracks(np.concatenate([self.track_id, new.track_id]), np.concatenate([self.xyxy, new.xyxy]),
+                      np.concatenate([self.score, new.score]))
+
 
 def bottom_centre(xyxy: np.ndarray) -> np.ndarray:
     """(N, 2) bottom-centre points of (N, 4) boxes: where a person's feet are."""
     points: np.ndarray = np.stack([(xyxy[:, 0] + xyxy[:, 2]) * 0.5, xyxy[:, 3]], axis=1)
     return points
+
+
+def within(xyxy: np.ndarray, region: Region) -> np.ndarray:
+    """(N,) whether each of (N, 4) boxes lies entirely inside `region`."""
+    x0, y0, x1, y1 = region
+    inside: np.ndarray = (xyxy[:, 0] >= x0) & (xyxy[:, 1] >= y0) & (xyxy[:, 2] <= x1) & (xyxy[:, 3] <= y1)
+    return inside
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 from edge.config import DetectorSettings, Precision
 from edge.errors import UserError
 from edge.vision.batching import Probe
-from edge.vision.detections import Detections
+from edge.vision.detections import Detections, Region
 from models.quantize import made_file
 from models.registry import ModelError, ModelSpec, derived_spec, locate, open_session, spec
 
@@ -83,6 +83,13 @@ class YoloxDecoder:
 
 def _multiple_of_32(v: float) -> int:
     return max(32, math.ceil(v / 32 - 1e-9) * 32)
+
+
+def _span(lo: int, hi: int, length: float, limit: int) -> tuple[int, int]:
+    """[lo, hi) grown evenly to `length` pixels, moved or cut to stay within [0, limit)."""
+    grow = max(0.0, length - (hi - lo)) / 2
+    start = max(0, min(int(lo - grow), limit - math.ceil(length)))
+    return start, min(limit, start + math.ceil(length))
 
 
 def input_size(frame_hw: tuple[int, int], shipped: tuple[int, int], setting: str, auto_scale: float) -> tuple[int, int]:
@@ -172,6 +179,26 @@ class Detector:
         blob, r = letterbox(frame, size)
         out = self._session_for(size).run([self.spec.output_name], {self.spec.input_name: blob})[0][0]
         return self._decoder(size)(out, r, frame.shape)
+
+    def region(self, frame: np.ndarray, box: Region) -> Detections:
+        """People in `box` (x0, y0, x1, y1 pixels) of `frame`, seen at the scale the whole frame is detected at, on
+        an input of the box's size: the cost of its share of the picture. A box cut by the region's edge inside
+        the frame is dropped: it is part of a person, whom the next whole-frame look sees entire."""
+        h, w = frame.shape[:2]
+        full = self.input_size((h, w))
+        r = min(full[0] / h, full[1] / w)
+        size = (_multiple_of_32((box[3] - box[1]) * r), _multiple_of_32((box[2] - box[0]) * r))
+        # the box grown to fill that input at the whole frame's scale, where the frame has room: no padding
+        y0, y1 = _span(box[1], box[3], size[0] / r, h)
+        x0, x1 = _span(box[0], box[2], size[1] / r, w)
+        blob, rr = letterbox(frame[y0:y1, x0:x1], size)
+        out = self._session_for(size).run([self.spec.output_name], {self.spec.input_name: blob})[0][0]
+        found = self._decoder(size)(out, rr, (y1 - y0, x1 - x0))
+        xyxy = found.xyxy + np.array([x0, y0, x0, y0], np.float32)
+        edge = 2.0
+        cut = (((xyxy[:, 0] <= x0 + edge) & (x0 > 0)) | ((xyxy[:, 1] <= y0 + edge) & (y0 > 0))
+               | ((xyxy[:, 2] >= x1 - edge) & (x1 < w)) | ((xyxy[:, 3] >= y1 - edge) & (y1 < h)))
+        return Detections(xyxy[~cut], found.score[~cut])
 
     def batch(self, frames: list[np.ndarray]) -> list[Detections]:
         """Frames of one input size (several cameras) in one inference call."""

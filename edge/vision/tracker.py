@@ -16,7 +16,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from edge.config import TrackerSettings, frames
-from edge.vision.detections import Detections, Tracks, iou_matrix
+from edge.vision.detections import Detections, Region, Tracks, iou_matrix, within
 
 # Constant-velocity model on (cx, cy, aspect, h); noise scales with box height, as in SORT/ByteTrack. Velocities
 # are per frame of the source's clock, and a prediction spans the frames since the last update: frames the
@@ -161,17 +161,25 @@ class ByteTracker:
         """Forget every track (a camera back at another resolution, new lines): ids keep counting up."""
         self._tracks = []
 
-    def update(self, dets: Detections, frame: int) -> Tracks:
+    def update(self, dets: Detections, frame: int, region: Region | None = None) -> Tracks:
+        """`dets` of frame number `frame`; with `region`, only that part of the frame was looked at: tracks
+        outside it are predicted on but neither matched, nor lost, nor reported, and a detection on one of them
+        starts no new track."""
         s = self.settings
         _predict(self._tracks, 1 if self._frame is None else max(1, frame - self._frame))
         self._frame = frame
+        looked, unlooked = self._tracks, []
+        if region is not None and self._tracks:
+            inside = within(_boxes(self._tracks), region)
+            looked = [t for t, i in zip(self._tracks, inside) if i]
+            unlooked = [t for t, i in zip(self._tracks, inside) if not i]
         high = dets.score >= s.high_threshold
         low = ~high & (dets.score >= s.low_threshold)
         hi_box, hi_score = dets.xyxy[high], dets.score[high]
         lo_box, lo_score = dets.xyxy[low], dets.score[low]
 
-        confirmed = [t for t in self._tracks if t.confirmed]
-        pending = [t for t in self._tracks if not t.confirmed]
+        confirmed = [t for t in looked if t.confirmed]
+        pending = [t for t in looked if not t.confirmed]
 
         # Stage 1: confirmed tracks (tracked and lost) against confident detections.
         pairs, rest_t, rest_d = _associate(confirmed, hi_box, s.match_iou, hi_score)
@@ -197,16 +205,17 @@ class ByteTracker:
             tracks, boxes, scores = zip(*matched)
             _correct(list(tracks), np.stack(boxes), np.array(scores, np.float32), frame)
         dead_ids = {pending[i].track_id for i in dead}
-        # Births: confident unmatched detections.
+        # Births: confident unmatched detections (not of a track outside the region looked at).
+        others = iou_matrix(hi_box, _boxes(unlooked)).max(axis=1) if unlooked else np.zeros(len(hi_box))
         for j in new_d:
             d = rest_d[j]
-            if hi_score[d] >= s.new_track_threshold:
+            if hi_score[d] >= s.new_track_threshold and others[d] == 0:
                 self._tracks.append(_Track.start(self._next_id, hi_box[d], float(hi_score[d]), frame))
                 self._next_id += 1
         self._tracks = [t for t in self._tracks
                         if t.track_id not in dead_ids and frame - t.last_frame <= self.lost_frames]
 
-        live = [t for t in self._tracks if t.confirmed and not t.lost and t.last_frame == frame]
+        live = [t for t in self._tracks if t.confirmed and not t.lost and t.last_frame == frame]  # looked at
         if not live:
             return Tracks.empty()
         return Tracks(np.array([t.track_id for t in live], np.int64), _boxes(live),

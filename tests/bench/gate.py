@@ -4,7 +4,9 @@ the detector, per setting, through the same `run_suite` as `edge eval --suite` (
     python -m tests.bench.gate "" "crossing_zone=0.25" "busy_interval_s=0,crossing_zone=0"
 
 Each argument is a comma-separated list of `[motion]` keys for one run ("" = the defaults); `detect_fps=N`
-among them processes frames at that rate, as `edge eval --detect-fps` does.
+among them processes frames at that rate, as `edge eval --detect-fps` does. The CPU figures of `edge eval` are not
+the box's with crops (every frame is detected whole ahead of the gate); `python -m tests.bench.live --variant crops`
+measures those.
 """
 
 from __future__ import annotations
@@ -30,11 +32,15 @@ def options(setting: str) -> EvalOptions:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("settings", nargs="+", help='e.g. "crossing_zone=0.25,busy_interval_s=0.3"')
+    ap.add_argument("--whole-boxes", action="store_true",
+                    help="with busy_crops: a crop takes the whole frame's boxes inside it instead of detecting it "
+                         "(what pacing and the tracker cost, apart from the detector's view of a crop)")
     args = ap.parse_args()
     suite = load_suite(SUITE)
     detect, workers = parallel_detector(DetectorSettings())
     for setting in args.settings:
-        report = run_suite(suite, data_dir(), options(setting), detect, workers)
+        region = None if args.whole_boxes else detect.region
+        report = run_suite(suite, data_dir(), options(setting), detect, workers, detect_region=region)
         per = ", ".join(f"{s.name} {s.total.f1:.3f} ({s.detected / max(s.processed, 1):.0%} detected)"
                         for s in report.sequences)
         print(f"{setting or 'defaults':<40} pooled F1 {report.pooled.f1:.3f}, |err| {report.abs_error}: {per}",

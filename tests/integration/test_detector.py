@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from edge.config import DetectorSettings
+from edge.vision.detections import within
 from edge.vision.detector import Detector, YoloxDecoder, input_size, letterbox
 from models.derive import derive
 from models.registry import ModelError, sha256_of, spec
@@ -95,3 +96,20 @@ def test_a_derived_graph_must_come_from_the_manifests_file(tmp_path, model_path)
         from edge.config import parse_config
 
         parse_config('[model]\ninput_size = "500x700"\n')
+
+
+def test_a_crop_finds_its_people_where_the_whole_frame_does_and_drops_those_its_edge_cuts(detector, pets_frames,
+                                                                                         tmp_path, monkeypatch):
+    monkeypatch.setenv("CACHE_DIRECTORY", str(tmp_path))
+    image = pets_frames[200]
+    whole = detector(image)
+    x0, y0, x1, y1 = (int(v) for v in whole.xyxy[0])
+    h = y1 - y0
+    crop = (max(0, x0 - h // 2), max(0, y0 - h // 2), min(480, x1 + h // 2), min(360, y1 + h // 2))
+    found = detector.region(image, crop)
+    assert len(found) >= 1
+    assert np.abs(found.xyxy - whole.xyxy[0]).max(axis=1).min() <= 4  # the same person, to a few pixels
+    assert len(found) <= within(whole.xyxy, crop).sum() + 1  # nobody but who is in it (one may be half in)
+    through = detector.region(image, (x0 + 10, 0, 480, 360))  # its left edge cuts the first person
+    assert not (np.abs(through.xyxy - whole.xyxy[0]).max(axis=1) <= 4).any()
+    assert (through.xyxy[:, 0] > x0 + 12).all()

@@ -99,3 +99,21 @@ def test_movement_right_after_a_detection_waits_for_the_busy_interval():
     gate = MotionGate(MotionSettings(), [DOOR], rate_hz=10)
     moving = [frame(), frame((180, 180, 250)), frame((190, 180, 250)), frame((200, 180, 250))]
     assert decisions(gate, moving) == [True, False, True, False]
+
+
+def test_between_whole_looks_only_a_crop_around_the_people_close_to_a_line_is_detected():
+    gate = MotionGate(MotionSettings(busy_crops=True), [DOOR], rate_hz=10)
+    close = person(200, 245)  # box x 175..225, y 145..245; grown by half its height (50)
+    regions = []
+    for i in range(1, 5):
+        assert gate.needs_detection(frame(), i, close)
+        regions.append(gate.region)
+    assert regions == [None, (125, 95, 275, 295), None, (125, 95, 275, 295)]
+    gate = MotionGate(MotionSettings(), [DOOR], rate_hz=10)  # the default: whole frames only
+    assert decisions(gate, [frame()] * 4, close) == [True] * 4 and gate.region is None
+
+
+def test_a_crop_that_would_be_most_of_the_frame_is_the_whole_frame():
+    gate = MotionGate(MotionSettings(busy_crops=True), [DOOR], rate_hz=10)
+    tall = person(200, 245, height=240)  # grown by 120 on each side: 360 x 480 of a 640 x 480 frame
+    assert decisions(gate, [frame()] * 3, tall) == [True] * 3 and gate.region is None

@@ -72,3 +72,30 @@ def test_a_walker_not_looked_at_for_some_frames_is_found_where_their_speed_took_
     for f in (17, 18):
         out = t.update(dets(box(10 + 8 * f, 100)), f)
         assert out.track_id.tolist() == [tid]
+
+
+def test_tracks_outside_the_region_looked_at_are_neither_lost_nor_reported_nor_reborn():
+    t = ByteTracker()
+    for f in range(1, 4):
+        out = t.update(dets(box(10 + 3 * f, 100), box(300, 100)), f)
+    left, right = out.track_id.tolist()
+    region = (0, 50, 150, 200)  # around the left walker only
+    out = t.update(dets(box(10 + 3 * 4, 100)), 4, region)
+    assert out.track_id.tolist() == [left]  # the right one was not looked at: not reported, not lost
+    out = t.update(dets(box(10 + 3 * 5, 100), box(300, 100)), 5)
+    assert out.track_id.tolist() == [left, right]
+    out = t.update(dets(box(10 + 3 * 6, 100), box(300, 100)), 6, (0, 50, 150, 200))
+    assert out.track_id.tolist() == [left]  # a box of the right one in a crop (not here) would start nothing
+    before = len(t._tracks)
+    t.update(dets(box(10 + 3 * 7, 100), box(300, 100)), 7, (0, 50, 330, 145))  # right one cut: not inside
+    assert len(t._tracks) == before
+
+
+def test_after_a_crop_the_tracks_shown_are_those_looked_at_and_the_others_as_last_seen():
+    from edge.vision.detections import Tracks
+
+    before = Tracks(np.array([1, 2]), np.array([[10, 10, 30, 60], [300, 10, 320, 60]], np.float32),
+                    np.array([0.9, 0.8], np.float32))
+    looked = Tracks(np.array([1]), np.array([[12, 10, 32, 60]], np.float32), np.array([0.95], np.float32))
+    shown = looked.plus(before)
+    assert shown.track_id.tolist() == [1, 2] and shown.xyxy[0, 0] == 12 and shown.xyxy[1, 0] == 300
