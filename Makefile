@@ -47,7 +47,7 @@ anchor: $(VENV)/.anchor
 
 bench: setup-test
 	$(PY) -m tests.bench.inference --video $(VIDEO)
-	$(PY) -m tests.bench.live --mix busy --mix typical --mix street --variant before --variant now --variant batches
+	$(PY) -m tests.bench.live --mix busy --mix typical --mix street --variant before --variant now --variant crops --variant batches
 	$(PY) -m tests.bench.web --video $(VIDEO)
 	$(PY) -m tests.bench.sync
 
