@@ -174,14 +174,19 @@ class Agent:
             self.on_delivered(batch, target, result)
 
     def _batches(self, stream: Stream, draining: bool) -> Iterator[Batch]:
-        """Batches fixed earlier and not confirmed, then new ones for as long as they come due."""
+        """Batches fixed earlier and not confirmed, then new ones as they come due, up to the rows that were
+        waiting when the stream's turn began. A stream fed while it goes (the current minute's counts, rewritten
+        at every crossing, when a delivery takes longer than `max_wait_s`) would otherwise keep its turn for
+        ever and the other streams would wait: the events did, on Citus, for as long as a box kept counting."""
         yield from self.outbox.unsent(stream)
         size = self.settings.batch_size
-        while not self.stop.is_set() and batch_due(self.outbox.pending(stream, size), now_us(), size,
-                                                     self.settings.max_wait_s, draining):
+        budget = self.outbox.pending(stream).rows
+        while budget > 0 and not self.stop.is_set() and batch_due(self.outbox.pending(stream, size), now_us(),
+                                                                   size, self.settings.max_wait_s, draining):
             batch = self.outbox.cut(stream, size, now_us())
             if batch is None:
                 return
+            budget -= batch.row_count
             yield batch
 
     def _send_through_lanes(self, batches: Iterator[Batch]) -> None:

@@ -3,8 +3,11 @@ least privilege, and what `edge sync --once` says when it cannot deliver."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -13,9 +16,12 @@ import pytest
 from edge.errors import EdgeError
 from edge.records import now_us
 from edge.store.buffer import Buffer
+from edge.store.outbox import Batch, Outbox
+from sync.agent.deliver import Delivery, Target
+from sync.agent.loop import Agent
 from sync.central.roles import create_device_role
 from tests.support.pg import refused_copy_out, unshard
-from tests.support.sync import box_dsn, buffer_event_ids, central_event_ids, crossing, drain, fill
+from tests.support.sync import box_config, box_dsn, buffer_event_ids, central_event_ids, crossing, drain, fill
 
 pytestmark = pytest.mark.pg
 YEAR_US = 365 * 86400 * 1_000_000
@@ -227,3 +233,33 @@ def test_bad_dsn_unreachable_central_and_tls_refusal_fail_in_one_line_without_th
         assert out.returncode == 2
         assert out.stderr.strip().splitlines()[-1].startswith(expected)
         assert "hunter2secret" not in out.stderr + out.stdout
+
+
+def test_a_stream_fed_while_it_goes_does_not_keep_the_others_waiting(central, tmp_path):
+    """The current minute's counts are rewritten at every crossing: when a minutes delivery takes longer than
+    `max_wait_s` and the box counts meanwhile, they are due again as soon as it ends. A step still ends after the
+    rows that were waiting when each stream's turn began (it used to go on with minutes for as long as the box
+    counted, and the events waited: seen on Citus during a shard rebalance)."""
+    db, dsn = tmp_path / "b.sqlite", box_dsn(central, "box1")
+    with Buffer(db) as b:
+        b.record_frame([crossing(track_id=1)], 0)
+    minutes = itertools.count(1)
+    with Outbox(db) as outbox, Buffer(db) as box:
+
+        def on_delivered(batch: Batch, target: Target, result: Delivery) -> None:
+            if batch.stream == "minutes" and (n := next(minutes)) < 50:  # a crossing while the minute went ...
+                box.record_frame([crossing(track_id=n + 1)], 0)
+                time.sleep(0.06)  # ... and an uplink slower than max_wait_s
+
+        agent = Agent(box_config(db, dsn, max_wait_s=0.05), outbox, on_delivered=on_delivered)
+        step = threading.Thread(target=agent.step, args=(False,), daemon=True)
+        try:
+            step.start()
+            step.join(20)
+            assert not step.is_alive() and next(minutes) <= 2, "one step kept delivering minutes"
+            agent.step(False)  # the next turn takes the crossings counted meanwhile
+            assert len(central_event_ids(central)) >= 2
+        finally:
+            agent.stop.set()
+            step.join(20)
+            agent.close()
