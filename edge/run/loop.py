@@ -219,17 +219,20 @@ class Runner:
             cam = self.cameras[(start + step) % n]
             if (frame := self._due(cam)) is None:
                 continue
-            cam.busy = True
-            inflight[pool.submit(_single, self.detector, frame.image, cam.looking)] = [(cam, frame)]
+            self._submit_one(pool, inflight, cam, frame)
             self._next = (start + step + 1) % n
+
+    def _submit_one(self, pool: ThreadPoolExecutor, inflight: InFlight, cam: Camera, frame: Frame) -> None:
+        """The camera's frame (or the crop of it the gate chose) in an inference call of its own."""
+        cam.busy = True
+        inflight[pool.submit(_single, self.detector, frame.image, cam.looking)] = [(cam, frame)]
 
     def _dispatch_batches(self, pool: ThreadPoolExecutor, inflight: InFlight) -> None:
         """Every frame due now, one call per input size (at most max_batch frames each); the calls run one after
         the other and the next frames are taken when they are done: no camera waits for a batch to fill."""
         ready = [(cam, frame) for cam in self.cameras if (frame := self._due(cam)) is not None]
         for cam, frame in [(c, f) for c, f in ready if c.looking is not None]:  # a crop is a call of its own
-            cam.busy = True
-            inflight[pool.submit(_single, self.detector, frame.image, cam.looking)] = [(cam, frame)]
+            self._submit_one(pool, inflight, cam, frame)
         ready = [(c, f) for c, f in ready if c.looking is None]
         sizes = [self.detector.input_size(frame.image.shape[:2]) for _, frame in ready]
         for call in group_by_size(sizes, self.max_batch):

@@ -175,10 +175,13 @@ class Detector:
             return self._decoders[size]
 
     def __call__(self, frame: np.ndarray) -> Detections:
-        size = self.input_size(frame.shape[:2])
-        blob, r = letterbox(frame, size)
+        return self._detect(frame, self.input_size(frame.shape[:2]))
+
+    def _detect(self, image: np.ndarray, size: tuple[int, int]) -> Detections:
+        """`image` letterboxed into a `size` input, in one call; boxes in its pixels."""
+        blob, r = letterbox(image, size)
         out = self._session_for(size).run([self.spec.output_name], {self.spec.input_name: blob})[0][0]
-        return self._decoder(size)(out, r, frame.shape)
+        return self._decoder(size)(out, r, image.shape)
 
     def region(self, frame: np.ndarray, box: Region) -> Detections:
         """People in `box` (x0, y0, x1, y1 pixels) of `frame`, seen at the scale the whole frame is detected at, on
@@ -191,9 +194,7 @@ class Detector:
         # the box grown to fill that input at the whole frame's scale, where the frame has room: no padding
         y0, y1 = _span(box[1], box[3], size[0] / r, h)
         x0, x1 = _span(box[0], box[2], size[1] / r, w)
-        blob, rr = letterbox(frame[y0:y1, x0:x1], size)
-        out = self._session_for(size).run([self.spec.output_name], {self.spec.input_name: blob})[0][0]
-        found = self._decoder(size)(out, rr, (y1 - y0, x1 - x0))
+        found = self._detect(frame[y0:y1, x0:x1], size)
         xyxy = found.xyxy + np.array([x0, y0, x0, y0], np.float32)
         edge = 2.0
         cut = (((xyxy[:, 0] <= x0 + edge) & (x0 > 0)) | ((xyxy[:, 1] <= y0 + edge) & (y0 > 0))
