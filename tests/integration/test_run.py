@@ -353,6 +353,9 @@ def test_sigterm_exits_cleanly_with_the_buffer_intact(tmp_path, rtsp_server, rts
         ('device_id = "b"\n[[cameras]\n', "is not valid TOML"),
         ('device_id = "b"\n[capture]\nfreeze_timeout_s = -1\n', "capture.freeze_timeout_s"),
         ('device_id = "b"\n[capture]\nread_timeout_s = 9\n', "capture: read_timeout_s (9) must not exceed"),
+        ('device_id = "b"\n[motion]\nbusy_interval_s = -0.2\n', "motion.busy_interval_s"),
+        ('device_id = "b"\n[motion]\ncrossing_zone = -1\n', "motion.crossing_zone"),
+        ('device_id = "b"\n[motion]\nbusy_crops = "sometimes"\n', "motion.busy_crops"),
     ],
 )
 def test_bad_config_is_one_line_naming_the_key(tmp_path, text, words):
