@@ -164,7 +164,8 @@ class ByteTracker:
     def update(self, dets: Detections, frame: int, region: Region | None = None) -> Tracks:
         """`dets` of frame number `frame`; with `region`, only that part of the frame was looked at: tracks
         outside it are predicted on but neither matched, nor lost, nor reported, and a detection on one of them
-        starts no new track."""
+        starts no new track; a track inside it left unmatched is not reported either, but not lost: the crop's
+        detector sees less around a person than the whole frame's (docs/accuracy.md, "Pacing busy cameras")."""
         s = self.settings
         _predict(self._tracks, 1 if self._frame is None else max(1, frame - self._frame))
         self._frame = frame
@@ -193,8 +194,9 @@ class ByteTracker:
         tracked_left = [confirmed[i] for i in rest_t if not confirmed[i].lost]
         pairs2, rest2, _ = _associate(tracked_left, lo_box, s.low_match_iou)
         matched += [(tracked_left[ti], lo_box[di], lo_score[di]) for ti, di in pairs2]
-        for i in rest2:
-            tracked_left[i].lost = True
+        if region is None:  # a crop's miss is no evidence: it has less context than the whole frame's next look
+            for i in rest2:
+                tracked_left[i].lost = True
         # Unconfirmed tracks get the remaining confident detections, or die.
         hi_left, hi_left_score = hi_box[rest_d], hi_score[rest_d]
         pairs3, dead, new_d = _associate(pending, hi_left, s.unconfirmed_match_iou, hi_left_score)
