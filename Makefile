@@ -47,7 +47,8 @@ anchor: $(VENV)/.anchor
 
 bench: setup-test
 	$(PY) -m tests.bench.inference --video $(VIDEO)
-	$(PY) -m tests.bench.live --mix busy --mix typical --mix street --variant before --variant now --variant crops --variant batches
+	EDGE_DATA_DIR=$(DATA) $(EDGE) models quantize
+	$(PY) -m tests.bench.live --mix busy --mix typical --mix street --variant before --variant now --variant whole --variant int8 --variant batches
 	$(PY) -m tests.bench.web --video $(VIDEO)
 	$(PY) -m tests.bench.sync
 

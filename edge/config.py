@@ -117,7 +117,7 @@ class MotionSettings(Settings):
     max_quiet_s: float = Field(2.0, gt=0)  # the longest a camera goes without a full detection
     busy_interval_s: float = Field(0.2, ge=0)  # people about, none close to a line: detect this often (0: every frame)
     crossing_zone: float = Field(0.5, ge=0)  # feet within this many of the person's heights of a line: every frame
-    busy_crops: bool = False  # true: between two whole looks, detect only a crop around those people
+    busy_crops: bool = True  # between two whole looks, detect only a crop around the people close to a line
     margin: float = Field(0.2, ge=0)      # watched area: each line's bounding box grown by this share of the height
     width: int = Field(160, ge=32, le=1920)  # width of the grey image the difference is taken on
 

@@ -2,11 +2,15 @@
 
 Activations are uint8, their ranges taken from calibration inputs (the caller letterboxes them as the detector
 does); weights are int8 per output channel. u8s8 is what onnxruntime's x86 kernels run fastest: s8 activations
-made every convolution twice as slow here (docs/benchmarks.md). Two parts stay float, found by quantising one
-stage of the network at a time and measuring the person scores against the float graph on the footage:
+made every convolution twice as slow here (docs/benchmarks.md). Three parts stay float, the first two found by
+quantising one stage of the network at a time and measuring the person scores against the float graph on the
+footage, the third by the suite's counts:
 - the stem: the first convolution after the space-to-depth input and the depthwise + pointwise block after it.
   Quantised alone, either cost 0.15-0.22 of mean person-score error against the float graph (the first one's
   output keeps 25 dB of signal to quantisation noise, most tensors 35-55 dB); every later stage about 0.015;
+- the head of the coarsest level (stride 32: the largest people, close to the camera, where most lines are):
+  pooled suite F1 0.958-0.965 with it int8, 0.972-0.979 float (fp32 0.972), at 50, 100 or 300 calibration
+  frames per video, for 1.3% of the graph's multiply-adds (docs/accuracy.md);
 - the decode tail (objectness and class sigmoids, the concatenations, reshapes and transpose of the output):
   box offsets and probabilities in one uint8 range would share one step.
 Calibration ranges are the means of the per-input minima and maxima (onnxruntime's "moving average" over one
@@ -30,6 +34,8 @@ from models.registry import ModelError, ModelSpec, cache_dir, search_dirs
 
 OPSET = 13  # per-channel QuantizeLinear/DequantizeLinear (the axis attribute) needs opset 13
 STEM_CONVS = 3  # the first convolution and the depthwise + pointwise pair after it stay float
+HEAD_CONVS = 12  # so does the coarsest level's head: its 1x1 stem, two depthwise + pointwise pairs per branch
+                 # (class, box), and its three predictions: the last convolutions of the graph
 SIGNIFICANT = 3
 
 
@@ -42,14 +48,16 @@ def made_with() -> str:
 
 
 def float_nodes(graph) -> list[str]:  # noqa: ANN001 - an onnx GraphProto
-    """Names of the nodes left in float: the stem's convolutions with their SiLUs, and the decode tail."""
+    """Names of the nodes left in float: the stem's and the coarsest head's convolutions with their SiLUs, and the
+    decode tail."""
     consumers: dict[str, list] = {}
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
     producer = {out: node for node in graph.node for out in node.output}
     keep: list = []
-    for conv in [n for n in graph.node if n.op_type == "Conv"][:STEM_CONVS]:
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    for conv in convs[:STEM_CONVS] + convs[-HEAD_CONVS:]:
         keep += [conv, *consumers.get(conv.output[0], [])]  # its SiLU, x * sigmoid(x): both read the output
     (output,) = graph.output
     stack = [producer[output.name]]

@@ -90,7 +90,7 @@ def test_an_int8_file_made_by_other_versions_is_refused_naming_them(int8_dir, mo
     with pytest.raises(UserError) as e:
         Detector(DetectorSettings(model_path=model_path, model_dir=tmp_path, precision=Precision.INT8))
     msg = str(e.value)
-    assert "manifest expects 68ab6fed114d" in msg and "\n" not in msg
+    assert f"manifest expects {INT8.sha256[:12]}" in msg and "\n" not in msg
     assert "made with onnxruntime 1.31.0; onnx 1.23.2, the manifest's with onnxruntime 1.32.0" in msg
 
 
@@ -109,7 +109,7 @@ def test_a_quantisation_that_differs_from_the_manifest_is_refused_and_nothing_wr
     dest = tmp_path / INT8.file
     with pytest.raises(ModelError) as e:
         quantize(derived_file(ANY_SIZE, locate(BASE, model_path)), target, few_inputs(data), dest)
-    assert cause in str(e.value) and "manifest expects 68ab6fed114d" in str(e.value) and "\n" not in str(e.value)
+    assert cause in str(e.value) and f"manifest expects {INT8.sha256[:12]}" in str(e.value) and "\n" not in str(e.value)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -129,11 +129,14 @@ def test_calibration_frames_are_spread_and_letterboxed_as_the_detector_does(data
     assert [x.shape for x in mot] == [(1, 3, 480, 832)] * 2
 
 
-def test_the_stem_and_the_decode_tail_stay_float(model_path):
+def test_the_stem_the_coarsest_head_and_the_decode_tail_stay_float(model_path):
     graph = onnx.load(str(derived_file(ANY_SIZE, locate(BASE, model_path)))).graph
     kept = set(float_nodes(graph))
     convs = [n.name for n in graph.node if n.op_type == "Conv"]
-    assert set(convs[:3]) <= kept and not set(convs[3:]) & kept  # every other convolution is int8
+    assert set(convs[:3] + convs[-12:]) <= kept and not set(convs[3:-12]) & kept  # every other convolution is int8
+    weights = {i.name: list(i.dims) for i in graph.initializer}
+    stem = next(n for n in graph.node if n.name == convs[-12])
+    assert weights[stem.input[1]] == [64, 256, 1, 1]  # the coarsest head's 1x1 stem: it reads stride 32's 256 channels
     kinds = sorted({n.op_type for n in graph.node if n.name in kept})
     assert kinds == ["Concat", "Conv", "Mul", "Reshape", "Sigmoid", "Transpose"]
 
