@@ -59,7 +59,7 @@ class DetectorSettings(Settings):
     score_threshold: float = 0.1   # floor: the tracker uses 0.1..0.5 detections to keep occluded people
     nms_iou: float = 0.45
     threads: int = 2
-    precision: Precision = Precision.FP32  # int8: measured faster but less accurate here (docs/accuracy.md)
+    precision: Precision = Precision.FP32  # int8 is made from footage a box does not have (docs/accuracy.md)
     batching: Batching = Batching.OFF  # auto: a start-up probe; measured live, batches lost here (README)
     max_batch: int = Field(8, ge=1, le=64)  # frames in one batched call, at most
     fp16: bool = True                     # TensorRT only: half-precision engines (check with edge eval on the box)
