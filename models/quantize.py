@@ -8,7 +8,7 @@ footage, the third by the suite's counts:
 - the stem: the first convolution after the space-to-depth input and the depthwise + pointwise block after it.
   Quantised alone, either cost 0.15-0.22 of mean person-score error against the float graph (the first one's
   output keeps 25 dB of signal to quantisation noise, most tensors 35-55 dB); every later stage about 0.015;
-- the head of the coarsest level (stride 32: the largest people, close to the camera, where most lines are):
+- the head of the coarsest level (stride 32, which finds the largest people, those nearest the camera):
   pooled suite F1 0.958-0.965 with it int8, 0.972-0.979 float (fp32 0.972), at 50, 100 or 300 calibration
   frames per video, for 1.3% of the graph's multiply-adds (docs/accuracy.md);
 - the decode tail (objectness and class sigmoids, the concatenations, reshapes and transpose of the output):
