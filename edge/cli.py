@@ -142,7 +142,9 @@ def evaluate_video(
     jitter: Annotated[float, typer.Option(help="with --detections gt: box edge noise, fraction of the size")] = 0.0,
     detect_fps: Annotated[Optional[float], typer.Option(help="with --suite: process frames at this rate, as a "
                                                              "live box would (default: every frame)")] = None,
-    detect_always: Annotated[bool, typer.Option(help="with --suite: detect every frame (the motion gate off)")] = False,
+    detect_always: Annotated[bool, typer.Option(help="detect every frame (the motion gate off)")] = False,
+    busy_crops: Annotated[bool, typer.Option(help="between two whole looks at a busy camera, detect only a crop "
+                                                  "around the people close to a line ([motion] busy_crops)")] = True,
     gt_scale: Annotated[float, typer.Option(help="multiply gt box coordinates by this")] = 1.0,
     tolerance_frames: Annotated[Optional[int], typer.Option(help="match window (default: 1 s of video)")] = None,
     model: ModelOpt = None,
@@ -168,7 +170,7 @@ def evaluate_video(
                 raise UserError(f"--detections {detections!r} is unknown: use model or gt")
             options = EvalOptions(source=DetectionsFrom(detections), drop=drop, jitter=jitter, detect_fps=detect_fps,
                                   detector=DetectorSettings(model_path=model, threads=threads, precision=precision),
-                                  motion=MotionSettings(detect_always=detect_always))
+                                  motion=MotionSettings(detect_always=detect_always, busy_crops=busy_crops))
             _evaluate_suite(suite, options, as_json)
         return
     with one_line_errors():
@@ -179,7 +181,8 @@ def evaluate_video(
             raise UserError("no --line given: add at least one --line NAME:x1,y1,x2,y2")
         truth = gt_crossings(load_tracks(gt, gt_scale), lines)
         detector, calls = parallel_detector(DetectorSettings(model_path=model, threads=threads, precision=precision))
-        result = count_video(video, lines, detector, device_id="eval", workers=calls)
+        result = count_video(video, lines, detector, device_id="eval", workers=calls,
+                             motion=MotionSettings(detect_always=detect_always, busy_crops=busy_crops))
     k = tolerance_frames if tolerance_frames is not None else max(1, round(result.video_fps))
     rows = evaluate(
         [(c.line, c.direction, c.frame) for c in truth],

@@ -67,7 +67,9 @@ def count_video(video: Path, lines: list[Line], detector: Detector, *, device_id
         detected = ordered_map(prefetch(iter(source), lambda f: f), lambda f: (f, detector(f.image)), workers)
         for frame, dets in detected:
             if gate.needs_detection(frame.image, frame.index, pipe.tracks):
-                keep(pipe.step(dets, frame.index, frame.ts_us))
+                if (region := gate.region) is not None:  # as `edge run`: only a crop is detected
+                    dets = detector.region(frame.image, region)
+                keep(pipe.step(dets, frame.index, frame.ts_us, region))
             frames, ts_us = frame.index, frame.ts_us
             if on_frame is not None:
                 on_frame(frames)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import signal
@@ -21,6 +20,7 @@ from edge.config import parse_config
 from edge.errors import EdgeError
 from edge.run.loop import Runner
 from tests.support import free_port, wait_until
+from tests.support.detecting import Hooked
 from tests.support.sync import full
 
 LINES = 'lines = [{ name = "v240", a = [240, 60], b = [240, 330] }, { name = "h150", a = [0, 150], b = [480, 150] }]'
@@ -112,14 +112,12 @@ def test_file_camera_counts_like_edge_count(tmp_path, clip, clip_counts):
 def test_a_full_buffer_holds_crossings_until_it_takes_writes_again(tmp_path, clip, clip_counts, detector, caplog):
     runner = Runner(parse_config(config_text(tmp_path / "b.sqlite", {"pets": str(clip)})), detector)
     full(runner.buffer)
-    calls = itertools.count(1)
 
-    def detect_and_free_space_midway(image):
-        if next(calls) == CLIP_FRAMES // 2:
+    def free_space_midway(call: int) -> None:
+        if call == CLIP_FRAMES // 2:
             runner.buffer.conn.execute("PRAGMA max_page_count = 1073741823")  # the disk has room again
-        return detector(image)
 
-    runner.detector = detect_and_free_space_midway
+    runner.detector = Hooked(detector, free_space_midway)
     with caplog.at_level(logging.WARNING, "edge.buffer"):
         runner.run()  # no error: what was held went in
     back = [r for r in caplog.records if r.message == "buffer writable again"]

@@ -102,14 +102,14 @@ def test_movement_right_after_a_detection_waits_for_the_busy_interval():
 
 
 def test_between_whole_looks_only_a_crop_around_the_people_close_to_a_line_is_detected():
-    gate = MotionGate(MotionSettings(busy_crops=True), [DOOR], rate_hz=10)
+    gate = MotionGate(MotionSettings(), [DOOR], rate_hz=10)  # the default
     close = person(200, 245)  # box x 175..225, y 145..245; grown by half its height (50)
     regions = []
     for i in range(1, 5):
         assert gate.needs_detection(frame(), i, close)
         regions.append(gate.region)
     assert regions == [None, (125, 95, 275, 295), None, (125, 95, 275, 295)]
-    gate = MotionGate(MotionSettings(), [DOOR], rate_hz=10)  # the default: whole frames only
+    gate = MotionGate(MotionSettings(busy_crops=False), [DOOR], rate_hz=10)  # whole frames only
     assert decisions(gate, [frame()] * 4, close) == [True] * 4 and gate.region is None
 
 
