@@ -53,6 +53,7 @@ LineOpt = Annotated[
 ModelOpt = Annotated[Optional[Path], typer.Option("--model", help="model file (default: looked up, see README)")]
 ConfigOpt = Annotated[Path, typer.Option("--config", help="the box's TOML config")]
 PrecisionOpt = Annotated[Precision, typer.Option(help="fp32, or int8 (made by `edge models quantize`)")]
+MOTION = MotionSettings()  # the [motion] defaults, which edge eval's switches start from
 
 
 @app.command()
@@ -142,9 +143,11 @@ def evaluate_video(
     jitter: Annotated[float, typer.Option(help="with --detections gt: box edge noise, fraction of the size")] = 0.0,
     detect_fps: Annotated[Optional[float], typer.Option(help="with --suite: process frames at this rate, as a "
                                                              "live box would (default: every frame)")] = None,
-    detect_always: Annotated[bool, typer.Option(help="detect every frame (the motion gate off)")] = False,
+    detect_always: Annotated[bool, typer.Option(help="detect every frame (the motion gate off)")
+                             ] = MOTION.detect_always,
     busy_crops: Annotated[bool, typer.Option(help="between two whole looks at a busy camera, detect only a crop "
-                                                  "around the people close to a line ([motion] busy_crops)")] = True,
+                                                  "around the people close to a line ([motion] busy_crops)")
+                          ] = MOTION.busy_crops,
     gt_scale: Annotated[float, typer.Option(help="multiply gt box coordinates by this")] = 1.0,
     tolerance_frames: Annotated[Optional[int], typer.Option(help="match window (default: 1 s of video)")] = None,
     model: ModelOpt = None,
@@ -160,6 +163,7 @@ def evaluate_video(
     from edge.run.file_job import count_video
     from edge.vision.detector import parallel_detector
 
+    motion = MotionSettings(detect_always=detect_always, busy_crops=busy_crops)
     if suite is not None:
         with one_line_errors():
             if video is not None or gt is not None or line:
@@ -170,7 +174,7 @@ def evaluate_video(
                 raise UserError(f"--detections {detections!r} is unknown: use model or gt")
             options = EvalOptions(source=DetectionsFrom(detections), drop=drop, jitter=jitter, detect_fps=detect_fps,
                                   detector=DetectorSettings(model_path=model, threads=threads, precision=precision),
-                                  motion=MotionSettings(detect_always=detect_always, busy_crops=busy_crops))
+                                  motion=motion)
             _evaluate_suite(suite, options, as_json)
         return
     with one_line_errors():
@@ -181,8 +185,7 @@ def evaluate_video(
             raise UserError("no --line given: add at least one --line NAME:x1,y1,x2,y2")
         truth = gt_crossings(load_tracks(gt, gt_scale), lines)
         detector, calls = parallel_detector(DetectorSettings(model_path=model, threads=threads, precision=precision))
-        result = count_video(video, lines, detector, device_id="eval", workers=calls,
-                             motion=MotionSettings(detect_always=detect_always, busy_crops=busy_crops))
+        result = count_video(video, lines, detector, device_id="eval", workers=calls, motion=motion)
     k = tolerance_frames if tolerance_frames is not None else max(1, round(result.video_fps))
     rows = evaluate(
         [(c.line, c.direction, c.frame) for c in truth],
